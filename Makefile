@@ -1,0 +1,37 @@
+# Inlet: every target sets up what it needs, so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.stamp-install
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo serve test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Inlet needs Python 3.11 or newer"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install Inlet with its development tools
+
+demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
+	$(VENV)/bin/inlet demo
+
+test: $(STAMP) ## run every test (PostgreSQL too when INLET_TEST_POSTGRES_URL is set)
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) ## run the benchmarks and write bench/results.json
+	$(PY) bench/ingest.py --json bench/results-ingest.json
+
+clean: ## remove the virtualenv and embedded state
+	rm -rf $(VENV) .inlet .pytest_cache .mypy_cache .ruff_cache
