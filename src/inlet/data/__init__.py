@@ -1,0 +1,1 @@
+"""Data sets, the ingest pipeline and the deduplicators; queries over device data."""

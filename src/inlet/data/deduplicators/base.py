@@ -1,0 +1,72 @@
+"""What every deduplicator does, and the hooks each one overrides.
+
+A deduplicator decides how a data set's incoming data meets the data already stored: on ``add`` (each
+batch), on ``close`` (the upload is complete) and on ``delete`` (the data set is removed). Tidepool
+hard-deletes in places; Inlet always tombstones (``deleted_time``) or supersedes (``archived_time``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlalchemy import Connection
+
+from inlet.data import storage
+from inlet.data.records import DataSet
+from inlet.data.rows import Hasher, Row, build_rows, identity_hasher
+from inlet.model.parse import Datum
+
+
+@dataclass(slots=True)
+class AddOutcome:
+    stored: int = 0
+    replaced: int = 0
+    dropped: int = 0
+
+
+class Deduplicator:
+    name: ClassVar[str]
+    version: ClassVar[str] = "1.0.0"
+    hash_version: ClassVar[str | None] = None
+    """Identity-hash version stored with each datum ("device-id" or "data-set-id"), if any."""
+
+    def hasher(self, data_set: DataSet) -> Hasher | None:
+        if self.hash_version is None:
+            return None
+        return identity_hasher(data_set.user_id, self.hash_version)
+
+    def add(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum], now: int) -> AddOutcome:
+        rows = build_rows(
+            data_set.user_id,
+            data_set.id,
+            datums,
+            active=data_set.is_continuous,
+            now=now,
+            hasher=self.hasher(data_set),
+        )
+        outcome = AddOutcome()
+        rows = self.prepare(conn, data_set, rows, now, outcome)
+        outcome.stored = storage.insert(conn, rows)
+        return outcome
+
+    def prepare(
+        self, conn: Connection, data_set: DataSet, rows: list[Row], now: int, outcome: AddOutcome
+    ) -> list[Row]:
+        """Hook: drop or re-version incoming rows against what is stored. Default: keep all."""
+        return rows
+
+    def close(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        self.before_activate(conn, data_set, now)
+        storage.activate_data_set(conn, data_set.id, now)
+
+    def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        """Hook run at close before the data set's data becomes visible."""
+
+    def delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        self.before_delete(conn, data_set, now)
+        storage.tombstone_data_set_data(conn, data_set.id, now)
+
+    def before_delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        """Hook run before the data set's data is tombstoned."""

@@ -1,0 +1,49 @@
+"""Plain records read from storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+
+from inlet.db.schema import data_sets
+
+CONTINUOUS = "continuous"
+NORMAL = "normal"
+OPEN = "open"
+CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class DataSet:
+    id: str
+    user_id: str
+    created_user_id: str | None
+    data_set_type: str
+    state: str
+    deduplicator_name: str
+    deduplicator_version: str
+    device_id: str | None
+    created_time: int
+    modified_time: int | None
+    deleted_time: int | None
+    doc: dict[str, Any]
+
+    @property
+    def is_continuous(self) -> bool:
+        return self.data_set_type == CONTINUOUS
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == OPEN and self.deleted_time is None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> DataSet:
+        m = row._mapping
+        doc = m["doc"]
+        if isinstance(doc, (str, bytes)):
+            import orjson
+
+            doc = orjson.loads(doc)
+        return cls(**{c.name: (doc if c.name == "doc" else m[c.name]) for c in data_sets.columns})

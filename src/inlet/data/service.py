@@ -1,0 +1,243 @@
+"""The ingest pipeline: create a data set, add data, close, delete, delete by selectors.
+
+Both data paths (uploads through the API, partner syncs) call these functions. Each takes the
+caller's connection and never commits: the request or sync run is the transaction boundary, so a
+request with any invalid datum stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from inlet.data import deduplicators, storage
+from inlet.data.deduplicators import AddOutcome
+from inlet.data.errors import DataSetClosed, DataSetNotFound, ValidationFailed
+from inlet.data.records import CLOSED, NORMAL, OPEN, DataSet
+from inlet.db.schema import data_sets, device_data
+from inlet.model import errors as e
+from inlet.model.data_set import DataSetInput, parse_data_set
+from inlet.model.errors import Errors
+from inlet.model.identity import new_id
+from inlet.model.parse import Datum, parse_data
+from inlet.model.timeutil import format_utc, from_micros, now_utc, parse_rfc3339, to_micros
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class DataService:
+    """The pipeline, with its clock injected so tests need not sleep."""
+
+    clock: Clock = now_utc
+
+    def now(self) -> int:
+        return to_micros(self.clock())
+
+    # ---- data sets -------------------------------------------------------------------------
+
+    def create_data_set(
+        self, conn: Connection, user_id: str, body: Any, created_user_id: str | None = None
+    ) -> DataSet:
+        parsed, errors = parse_data_set(body)
+        if parsed is None:
+            raise ValidationFailed(errors)
+        return self.create_data_set_from(conn, user_id, parsed, created_user_id)
+
+    def create_data_set_from(
+        self, conn: Connection, user_id: str, parsed: DataSetInput, created_user_id: str | None = None
+    ) -> DataSet:
+        now = self.now()
+        doc = dict(parsed.doc)
+        data_set_id = new_id()
+        data_set_type = parsed.data_set_type
+        name = deduplicators.select_name(
+            named=parsed.deduplicator_name,
+            data_set_type=data_set_type,
+            device_id=doc.get("deviceId"),
+            manufacturers=doc.get("deviceManufacturers") or (),
+        )
+        deduplicator = deduplicators.get(name)
+        created = format_utc(from_micros(now))
+        doc.update(
+            {
+                "id": data_set_id,
+                "uploadId": data_set_id,
+                "type": "upload",
+                "dataSetType": data_set_type,
+                "state": OPEN,
+                "dataState": OPEN,
+                "deduplicator": {"name": deduplicator.name, "version": deduplicator.version},
+                "createdTime": created,
+                "modifiedTime": created,
+            }
+        )
+        doc.setdefault("time", created)
+        if created_user_id:
+            doc["createdUserId"] = created_user_id
+        client = doc.get("client")
+        record = DataSet(
+            id=data_set_id,
+            user_id=user_id,
+            created_user_id=created_user_id,
+            data_set_type=data_set_type,
+            state=OPEN,
+            deduplicator_name=deduplicator.name,
+            deduplicator_version=deduplicator.version,
+            device_id=doc.get("deviceId"),
+            created_time=now,
+            modified_time=now,
+            deleted_time=None,
+            doc=doc,
+        )
+        conn.execute(
+            data_sets.insert().values(
+                id=record.id,
+                user_id=user_id,
+                created_user_id=created_user_id,
+                data_set_type=data_set_type,
+                state=OPEN,
+                deduplicator_name=record.deduplicator_name,
+                deduplicator_version=record.deduplicator_version,
+                device_id=record.device_id,
+                client_name=client.get("name") if isinstance(client, dict) else None,
+                created_time=now,
+                modified_time=now,
+                doc=doc,
+            )
+        )
+        return record
+
+    def get_data_set(self, conn: Connection, data_set_id: str, *, include_deleted: bool = False) -> DataSet:
+        query = select(data_sets).where(data_sets.c.id == data_set_id)
+        if not include_deleted:
+            query = query.where(data_sets.c.deleted_time.is_(None))
+        row = conn.execute(query).first()
+        if row is None:
+            raise DataSetNotFound(data_set_id)
+        return DataSet.from_row(row)
+
+    def _touch(self, conn: Connection, data_set: DataSet, now: int, **values: Any) -> None:
+        data_set.doc["modifiedTime"] = format_utc(from_micros(now))
+        for key, value in values.items():
+            if key == "state":
+                data_set.doc["state"] = data_set.doc["dataState"] = value
+                data_set.state = value
+        conn.execute(
+            update(data_sets)
+            .where(data_sets.c.id == data_set.id)
+            .values(modified_time=now, doc=data_set.doc, **values)
+        )
+
+    # ---- data --------------------------------------------------------------------------------
+
+    def add_data(self, conn: Connection, data_set: DataSet, body: Any) -> AddOutcome:
+        """Validate a whole request array, then store it through the set's deduplicator."""
+        if not data_set.is_open:
+            raise DataSetClosed(data_set.id)
+        result = parse_data(body)
+        if not result.ok:
+            raise ValidationFailed(result.errors)
+        return self.add_datums(conn, data_set, result.datums)
+
+    def add_datums(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum]) -> AddOutcome:
+        if not data_set.is_open:
+            raise DataSetClosed(data_set.id)
+        deduplicator = deduplicators.get(data_set.deduplicator_name)
+        return deduplicator.add(conn, data_set, datums, self.now())
+
+    def close(self, conn: Connection, data_set: DataSet) -> DataSet:
+        """Close the set: its deduplicator runs and its data becomes visible. Idempotent."""
+        if data_set.state == CLOSED:
+            return data_set
+        now = self.now()
+        deduplicators.get(data_set.deduplicator_name).close(conn, data_set, now)
+        self._touch(conn, data_set, now, state=CLOSED)
+        return data_set
+
+    def delete_data_set(self, conn: Connection, data_set: DataSet) -> None:
+        """Tombstone the set and its data, restoring what its deduplicator archived."""
+        now = self.now()
+        deduplicators.get(data_set.deduplicator_name).delete(conn, data_set, now)
+        data_set.doc["deletedTime"] = format_utc(from_micros(now))
+        conn.execute(
+            update(data_sets)
+            .where(data_sets.c.id == data_set.id)
+            .values(deleted_time=now, modified_time=now, doc=data_set.doc)
+        )
+        data_set.deleted_time = now
+
+    def delete_data(self, conn: Connection, data_set: DataSet, body: Any) -> int:
+        """Tombstone the data set's data matched by selectors (Tidepool deletes it outright)."""
+        conditions = parse_selectors(body)
+        if not conditions:
+            return 0
+        d = device_data
+        result = conn.execute(
+            update(d)
+            .where(d.c.data_set_id == data_set.id, d.c.deleted_time.is_(None), or_(*conditions))
+            .values(active=False, deleted_time=self.now(), modified_time=self.now())
+        )
+        return result.rowcount or 0
+
+    def is_normal(self, data_set: DataSet) -> bool:
+        return data_set.data_set_type == NORMAL
+
+
+def parse_selectors(body: Any) -> list[Any]:
+    """Selectors for deleting data: each exactly one of ``{id, time}``, ``{deduplicator: {hash}}``,
+    ``{origin: {id, time}}`` (``time`` optional). Raises ValidationFailed with every error."""
+    errs = Errors()
+    d = device_data
+    if body.__class__ is not list:
+        errs.add("", e.type_not("array", body))
+        raise ValidationFailed(errs.items)
+    conditions: list[Any] = []
+    for index, selector in enumerate(body):
+        ptr = f"/{index}"
+        if selector.__class__ is not dict:
+            errs.add(ptr, e.type_not("object", selector))
+            continue
+        kinds = [k for k in ("id", "deduplicator", "origin") if k in selector]
+        unknown = [k for k in selector if k not in ("id", "time", "deduplicator", "origin")]
+        for key in unknown:
+            errs.add(f"{ptr}/{key}", e.not_parsed())
+        if len(kinds) != 1:
+            errs.add(ptr, e.values_not_exist_for_one("id", "deduplicator", "origin"))
+            continue
+        kind = kinds[0]
+        if kind == "id":
+            value = selector["id"]
+            if value.__class__ is not str or not value:
+                errs.add(f"{ptr}/id", e.type_not("string", value) if value.__class__ is not str else e.empty())
+                continue
+            condition = d.c.id == value
+            time = selector.get("time")
+            if time is not None:
+                parsed = parse_rfc3339(time) if isinstance(time, str) else None
+                if parsed is None:
+                    errs.add(f"{ptr}/time", e.time_not_valid(str(time), "2006-01-02T15:04:05Z07:00"))
+                    continue
+                condition = and_(condition, d.c.time == to_micros(parsed))
+            conditions.append(condition)
+        elif kind == "deduplicator":
+            dedup = selector["deduplicator"]
+            value = dedup.get("hash") if isinstance(dedup, dict) else None
+            if not isinstance(value, str) or not value:
+                errs.add(f"{ptr}/deduplicator/hash", e.not_exists())
+                continue
+            conditions.append(d.c.dedup_hash == value)
+        else:
+            origin = selector["origin"]
+            value = origin.get("id") if isinstance(origin, dict) else None
+            if not isinstance(value, str) or not value:
+                errs.add(f"{ptr}/origin/id", e.not_exists())
+                continue
+            conditions.append(d.c.origin_id == value)
+    if errs:
+        raise ValidationFailed(errs.items)
+    return conditions

@@ -1,0 +1,162 @@
+"""Queries and updates over device data used by the pipeline and the deduplicators.
+
+"Current" rows are the latest version of each datum: neither superseded (``archived_time``) nor
+tombstoned (``deleted_time``). "Active" rows are the ones the read API serves. A normal data set's
+current rows stay inactive until it is closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from inlet.db.bulk import insert_rows
+from inlet.db.schema import DEVICE_DATA_INSERT_COLUMNS, data_sets, device_data
+from inlet.data.rows import Row, serialize
+
+d = device_data
+CURRENT = and_(d.c.archived_time.is_(None), d.c.deleted_time.is_(None))
+_CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def insert(conn: Connection, rows: Sequence[Row]) -> int:
+    insert_rows(conn, "device_data", DEVICE_DATA_INSERT_COLUMNS, serialize(rows))
+    return len(rows)
+
+
+def current_by_origin(conn: Connection, data_set_id: str, origin_ids: Sequence[str]) -> dict[str, Any]:
+    """The current row of each origin id in the data set: {origin_id: row(pk, id, version, ...)}."""
+    found: dict[str, Any] = {}
+    for chunk in _chunks(list(dict.fromkeys(origin_ids))):
+        query = select(d.c.pk, d.c.id, d.c.version, d.c.origin_id, d.c.origin_time, d.c.type).where(
+            d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
+        )
+        for row in conn.execute(query):
+            found[row.origin_id] = row
+    return found
+
+
+def existing_hashes(conn: Connection, user_id: str, data_set_id: str, hashes: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(hashes))):
+        query = select(d.c.dedup_hash).where(
+            d.c.user_id == user_id, d.c.dedup_hash.in_(chunk), d.c.data_set_id == data_set_id, CURRENT
+        )
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+def supersede(conn: Connection, pks: Sequence[int], now: int) -> None:
+    """Mark rows as replaced by a newer version (kept for audit, never served)."""
+    for chunk in _chunks(list(pks)):
+        conn.execute(
+            update(d).where(d.c.pk.in_(chunk)).values(active=False, archived_time=now, modified_time=now)
+        )
+
+
+def activate_data_set(conn: Connection, data_set_id: str, now: int) -> None:
+    conn.execute(
+        update(d)
+        .where(d.c.data_set_id == data_set_id, CURRENT, d.c.active.is_(False))
+        .values(active=True, modified_time=now)
+    )
+
+
+def archive_duplicates_within(conn: Connection, data_set_id: str, now: int) -> None:
+    """Within one data set, keep only the last stored copy of each identity hash current (a client
+    that retried a batch must not double the data)."""
+    keep = (
+        select(func.max(d.c.pk))
+        .where(d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT)
+        .group_by(d.c.dedup_hash)
+    )
+    conn.execute(
+        update(d)
+        .where(d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT, d.c.pk.not_in(keep))
+        .values(active=False, archived_time=now, archived_data_set_id=data_set_id, modified_time=now)
+    )
+
+
+def archive_device_data_with_hashes_of(conn: Connection, user_id: str, data_set_id: str, now: int) -> int:
+    """device.deactivate.hash at close: the user's other active data with a hash in this set."""
+    hashes = select(d.c.dedup_hash).where(d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT)
+    result = conn.execute(
+        update(d)
+        .where(
+            d.c.user_id == user_id,
+            d.c.active.is_(True),
+            d.c.data_set_id != data_set_id,
+            d.c.dedup_hash.in_(hashes),
+        )
+        .values(active=False, archived_time=now, archived_data_set_id=data_set_id, modified_time=now)
+    )
+    return result.rowcount or 0
+
+
+def unarchive_data_archived_by(conn: Connection, data_set_id: str, now: int) -> int:
+    """Undo :func:`archive_device_data_with_hashes_of` when the archiving data set is deleted."""
+    result = conn.execute(
+        update(d)
+        .where(
+            d.c.archived_data_set_id == data_set_id,
+            d.c.data_set_id != data_set_id,
+            d.c.deleted_time.is_(None),
+        )
+        .values(active=True, archived_time=None, archived_data_set_id=None, modified_time=now)
+    )
+    return result.rowcount or 0
+
+
+def tombstone_data_set_data(conn: Connection, data_set_id: str, now: int) -> int:
+    result = conn.execute(
+        update(d)
+        .where(d.c.data_set_id == data_set_id, d.c.deleted_time.is_(None))
+        .values(active=False, deleted_time=now, modified_time=now)
+    )
+    return result.rowcount or 0
+
+
+def tombstone_device_data_elsewhere(
+    conn: Connection, user_id: str, device_id: str, data_set_id: str, now: int
+) -> list[str]:
+    """device.truncate.dataset at close: tombstone this device's data in the user's other sets and
+    return the ids of those sets."""
+    sets = list(
+        conn.execute(
+            select(d.c.data_set_id)
+            .where(
+                d.c.user_id == user_id,
+                d.c.device_id == device_id,
+                d.c.data_set_id != data_set_id,
+                d.c.deleted_time.is_(None),
+            )
+            .distinct()
+        ).scalars()
+    )
+    conn.execute(
+        update(d)
+        .where(
+            d.c.user_id == user_id,
+            d.c.device_id == device_id,
+            d.c.data_set_id != data_set_id,
+            d.c.deleted_time.is_(None),
+        )
+        .values(active=False, deleted_time=now, modified_time=now)
+    )
+    return sets
+
+
+def mark_data_sets_deleted(conn: Connection, data_set_ids: Sequence[str], now: int) -> None:
+    for chunk in _chunks(list(data_set_ids)):
+        conn.execute(
+            update(data_sets)
+            .where(data_sets.c.id.in_(chunk), data_sets.c.deleted_time.is_(None))
+            .values(deleted_time=now, modified_time=now)
+        )

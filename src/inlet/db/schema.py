@@ -1,0 +1,104 @@
+"""The shared schema (SQLAlchemy Core). Alembic migrations create it; tests and code import it.
+
+Times are BIGINT microseconds since the Unix epoch on both databases: compact, index-friendly and
+free of driver-specific timestamp handling on the hot ingest path. JSON is JSONB on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
+Micros = BigInteger
+
+data_sets = Table(
+    "data_sets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("created_user_id", String(64)),
+    Column("data_set_type", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("deduplicator_name", String(128), nullable=False),
+    Column("deduplicator_version", String(32), nullable=False),
+    Column("device_id", Text),
+    Column("client_name", Text),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Column("deleted_time", Micros),
+    Column("doc", Json, nullable=False),
+    Index("ix_data_sets_user_created", "user_id", "created_time"),
+)
+
+device_data = Table(
+    "device_data",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("data_set_id", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("sub_type", String(64)),
+    Column("time", Micros, nullable=False),
+    Column("device_id", Text),
+    Column("origin_id", Text),
+    Column("origin_time", Micros),
+    Column("dedup_hash", String(64)),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Column("archived_time", Micros),
+    Column("archived_data_set_id", String(64)),
+    Column("deleted_time", Micros),
+    Column("doc", Json, nullable=False),
+    Index("ix_device_data_user_time", "user_id", "time"),
+    Index("ix_device_data_user_type_time", "user_id", "type", "time"),
+    Index("ix_device_data_data_set", "data_set_id"),
+    Index("ix_device_data_user_hash", "user_id", "dedup_hash"),
+    Index("ix_device_data_data_set_origin", "data_set_id", "origin_id"),
+    Index("ix_device_data_user_id", "user_id", "id"),
+)
+
+DEVICE_DATA_INSERT_COLUMNS = (
+    "id",
+    "user_id",
+    "data_set_id",
+    "type",
+    "sub_type",
+    "time",
+    "device_id",
+    "origin_id",
+    "origin_time",
+    "dedup_hash",
+    "active",
+    "version",
+    "created_time",
+    "modified_time",
+    "archived_time",
+    "archived_data_set_id",
+    "deleted_time",
+    "doc",
+)
+"""Column order of the bulk-insert row tuples (everything but the surrogate key)."""

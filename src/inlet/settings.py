@@ -1,0 +1,44 @@
+"""Settings: every knob is an ``INLET_*`` environment variable (pydantic-settings).
+
+Nothing is read at import time; :func:`load_settings` builds a fresh object for each app or command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Inlet's configuration (see docs/contract.md for the public list)."""
+
+    model_config = SettingsConfigDict(env_prefix="INLET_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".inlet"), description="where embedded state lives")
+    database_url: str | None = Field(default=None, description="sqlite:///... or postgresql://...")
+    public_url: str = Field(default=DEFAULT_PUBLIC_URL, description="externally visible base URL")
+    token_keys: SecretStr | None = Field(default=None, description="comma-separated Fernet keys")
+    service_secret: SecretStr | None = Field(default=None, description="X-Tidepool-Service-Secret")
+    smtp_url: str | None = None
+    mail_from: str = "inlet@localhost"
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'inlet.db').resolve()}"
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
