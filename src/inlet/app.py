@@ -28,7 +28,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine = engine or create_db_engine(settings.resolved_database_url())
     services = Services(settings=settings, engine=engine, data=DataService())
 
-    app = FastAPI(title="Inlet", version=__version__, description="Tidepool-compatible diabetes data platform")
+    app = FastAPI(
+        title="Inlet", version=__version__, description="Tidepool-compatible diabetes data platform"
+    )
     app.state.services = services
 
     @app.get("/v1/time", tags=["info"])

@@ -35,7 +35,7 @@ def test_rounds_half_away_from_zero() -> None:
 
 def test_every_whole_mgdl_round_trips() -> None:
     """Tidepool's own check: int(normalized x 18.01559 + 0.5) gives back every value 0..1000."""
-    for value in range(0, 1001):
+    for value in range(1001):
         assert int(glucose.mgdl_to_mmoll(value) * glucose.MGDL_PER_MMOLL + 0.5) == value
         assert glucose.mmoll_to_mgdl(glucose.mgdl_to_mmoll(value)) == value
 

@@ -55,7 +55,8 @@ def test_seed_example_as_sent_is_refused_for_its_storage_fields() -> None:
     assert errors == [("value-not-exists", "/0/type")]  # the type decides everything else
     errors = errors_of([{**SEED_ALL_FIELDS, "type": "cbg", "units": "mmol/L", "value": 5.5}])
     assert sorted(errors) == sorted(
-        ("not-parsed", f"/0/{name}") for name in ("_active", "_groupId", "_schemaVersion", "_version", "createdTime")
+        ("not-parsed", f"/0/{name}")
+        for name in ("_active", "_groupId", "_schemaVersion", "_version", "createdTime")
     )
 
 
@@ -169,7 +170,11 @@ def test_time_without_zone_is_refused_on_upload() -> None:
         ("tags", ["a", "a"], "value-duplicate"),
         ("annotations", [{"code": "bg/out-of-range", "value": "high", "threshold": 400}], None),
         ("annotations", ["x"], "type-not-object"),
-        ("origin", {"id": "o1", "name": "com.dexcom", "type": "service", "time": "2026-01-01T00:00:00Z"}, None),
+        (
+            "origin",
+            {"id": "o1", "name": "com.dexcom", "type": "service", "time": "2026-01-01T00:00:00Z"},
+            None,
+        ),
         ("origin", {"type": "cloud"}, "value-not-allowed"),
         ("payload", {"anything": [1, 2, {"x": None}]}, None),
         ("payload", [], "type-not-object"),
@@ -191,7 +196,8 @@ def test_client_id_is_kept_and_missing_id_assigned() -> None:
     result = parse_data([cbg(id="0" * 32), cbg()])
     assert result.datums[0].doc["id"] == "0" * 32
     assigned = result.datums[1].doc["id"]
-    assert len(assigned) == 32 and int(assigned, 16) >= 0
+    assert len(assigned) == 32
+    assert int(assigned, 16) >= 0
 
 
 def test_a_valid_request_normalizes_units_and_time() -> None:

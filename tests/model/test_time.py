@@ -142,9 +142,7 @@ def test_display_time_worked_cases(system: str, display: str, tz: int, drift: in
     assert (translated.clock_drift_offset or 0) == drift
     assert (translated.conversion_offset or 0) == conversion
     # the invariant: local display time = time + timezoneOffset + conversionOffset + clockDriftOffset
-    wall = translated.time.replace(tzinfo=None) + timedelta(
-        minutes=tz, milliseconds=conversion + drift
-    )
+    wall = translated.time.replace(tzinfo=None) + timedelta(minutes=tz, milliseconds=conversion + drift)
     assert wall.strftime("%Y-%m-%dT%H:%M:%S") == display[:19]
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Row
-
-from inlet.db.schema import data_sets
 
 CONTINUOUS = "continuous"
 NORMAL = "normal"
@@ -46,4 +44,7 @@ class DataSet:
             import orjson
 
             doc = orjson.loads(doc)
-        return cls(**{c.name: (doc if c.name == "doc" else m[c.name]) for c in data_sets.columns})
+        return cls(**{name: (doc if name == "doc" else m[name]) for name in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(DataSet))

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 
-from inlet.data import deduplicators, storage
+from inlet.data import deduplicators
 from inlet.data.deduplicators import AddOutcome
 from inlet.data.errors import DataSetClosed, DataSetNotFound, ValidationFailed
 from inlet.data.records import CLOSED, NORMAL, OPEN, DataSet
@@ -213,7 +213,9 @@ def parse_selectors(body: Any) -> list[Any]:
         if kind == "id":
             value = selector["id"]
             if value.__class__ is not str or not value:
-                errs.add(f"{ptr}/id", e.type_not("string", value) if value.__class__ is not str else e.empty())
+                errs.add(
+                    f"{ptr}/id", e.type_not("string", value) if value.__class__ is not str else e.empty()
+                )
                 continue
             condition = d.c.id == value
             time = selector.get("time")

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
+from inlet.data.rows import Row, serialize
 from inlet.db.bulk import insert_rows
 from inlet.db.schema import DEVICE_DATA_INSERT_COLUMNS, data_sets, device_data
-from inlet.data.rows import Row, serialize
 
 d = device_data
 CURRENT = and_(d.c.archived_time.is_(None), d.c.deleted_time.is_(None))
@@ -86,7 +86,9 @@ def archive_duplicates_within(conn: Connection, data_set_id: str, now: int) -> N
 
 def archive_device_data_with_hashes_of(conn: Connection, user_id: str, data_set_id: str, now: int) -> int:
     """device.deactivate.hash at close: the user's other active data with a hash in this set."""
-    hashes = select(d.c.dedup_hash).where(d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT)
+    hashes = select(d.c.dedup_hash).where(
+        d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT
+    )
     result = conn.execute(
         update(d)
         .where(

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -34,9 +34,13 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # pysqlite's own transaction handling is off (isolation_level=None); take the write lock at
-    # BEGIN so two writers queue on busy_timeout instead of failing on lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # pysqlite's own transaction handling is off (isolation_level=None). Writers take the write lock
+    # at BEGIN so two writers queue on busy_timeout instead of failing on lock upgrade; connections
+    # marked ``readonly`` (see :func:`read_only`) begin deferred so readers never wait for writers.
+    if conn.get_execution_options().get("readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
@@ -56,6 +60,11 @@ def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> En
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def read_only(engine: Engine) -> Connection:
+    """A connection for reads only (on SQLite it does not take the write lock)."""
+    return engine.connect().execution_options(readonly=True)
 
 
 def is_postgres(engine: Engine) -> bool:

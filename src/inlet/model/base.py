@@ -53,7 +53,7 @@ class DatumType:
     def key(self) -> tuple[str, str | None]:
         return (self.type, self.sub_value)
 
-    def context(self, values: Mapping[str, Any]) -> Context:
+    def context(self, values: dict[str, Any]) -> Context:
         units = values.get(self.units_key) if self.units_key else None
         return Context(units if isinstance(units, str) else None, parent=values)
 

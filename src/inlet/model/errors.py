@@ -219,7 +219,11 @@ def time_not_valid(value: str, layout: str) -> Problem:
 
 
 def not_after(value: str, limit: str) -> Problem:
-    return (VALUE_NOT_AFTER, "value is not after the specified time", f"value {quote(value)} is not after {quote(limit)}")
+    return (
+        VALUE_NOT_AFTER,
+        "value is not after the specified time",
+        f"value {quote(value)} is not after {quote(limit)}",
+    )
 
 
 def not_before(value: str, limit: str) -> Problem:
@@ -231,11 +235,19 @@ def not_before(value: str, limit: str) -> Problem:
 
 
 def length_not_in_range(length: int, lower: int, upper: int) -> Problem:
-    return (LENGTH_OUT_OF_RANGE, "length is out of range", f"length {length} is not between {lower} and {upper}")
+    return (
+        LENGTH_OUT_OF_RANGE,
+        "length is out of range",
+        f"length {length} is not between {lower} and {upper}",
+    )
 
 
 def length_not_less_than_or_equal_to(length: int, limit: int) -> Problem:
-    return (LENGTH_OUT_OF_RANGE, "length is out of range", f"length {length} is not less than or equal to {limit}")
+    return (
+        LENGTH_OUT_OF_RANGE,
+        "length is out of range",
+        f"length {length} is not less than or equal to {limit}",
+    )
 
 
 def length_not_greater_than_or_equal_to(length: int, limit: int) -> Problem:

@@ -63,7 +63,7 @@ class Float(Field):
     """A JSON number; ``lo``/``hi`` inclusive. Integers are floats to JSON, as in Go."""
 
     kind = "float64"
-    __slots__ = ("lo", "hi")
+    __slots__ = ("hi", "lo")
 
     def __init__(self, lo: float | None = None, hi: float | None = None) -> None:
         self.lo = lo
@@ -117,7 +117,7 @@ class Str(Field):
     """A string: not empty unless ``empty_ok``; optional max length, pattern and allowed values."""
 
     kind = "string"
-    __slots__ = ("max_len", "min_len", "pattern", "one_of", "empty_ok")
+    __slots__ = ("empty_ok", "max_len", "min_len", "one_of", "pattern")
 
     def __init__(
         self,
@@ -176,7 +176,7 @@ class Canonical(Str):
         return self.canonical.get(value, value)
 
 
-def OneOf(*values: str) -> Str:  # noqa: N802 - reads as a type in the declarative tables
+def OneOf(*values: str) -> Str:
     return Str(one_of=values)
 
 
@@ -375,7 +375,7 @@ class MapOf(Field):
     """An object whose keys are names (``basalSchedules``) and whose values share one spec."""
 
     kind = "object"
-    __slots__ = ("item", "max_len", "key_max_len")
+    __slots__ = ("item", "key_max_len", "max_len")
 
     def __init__(self, item: Field, max_len: int | None = None, key_max_len: int | None = None):
         self.item = item

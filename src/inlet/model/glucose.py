@@ -89,4 +89,4 @@ def normalize_rate_units(units: str | None) -> str | None:
 def mmoll_to_mgdl(value: float) -> int:
     """Whole mg/dL as reports classify readings: ``round(mmol/L x 18.01559)``, half away from zero."""
     scaled = value * MGDL_PER_MMOLL
-    return int(math.floor(scaled + 0.5)) if scaled >= 0 else -int(math.floor(-scaled + 0.5))
+    return math.floor(scaled + 0.5) if scaled >= 0 else -math.floor(-scaled + 0.5)

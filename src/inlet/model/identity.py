@@ -86,8 +86,6 @@ def jellyfish_time(value: str) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-
-
 def jellyfish_id_fields(datum: Mapping[str, Any]) -> list[str]:
     """The strings jellyfish hashes for ``datum`` (as the client sent it), in order."""
     kind = datum["type"]

@@ -158,8 +158,15 @@ class EmbeddedDatum(Field):
 
     kind = "object"
     __slots__ = ("type_name",)
-    INHERITED = ("time", "deviceTime", "deviceId", "timezone", "timezoneOffset", "conversionOffset",
-                 "clockDriftOffset")
+    INHERITED = (
+        "time",
+        "deviceTime",
+        "deviceId",
+        "timezone",
+        "timezoneOffset",
+        "conversionOffset",
+        "clockDriftOffset",
+    )
 
     def __init__(self, type_name: str) -> None:
         self.type_name = type_name

@@ -86,8 +86,9 @@ def parse_device_time(value: str) -> datetime | None:
     match = _DEVICE_TIME.fullmatch(value)
     if match is None:
         return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups())
     try:
-        return datetime(*(int(g) for g in match.groups()))  # type: ignore[misc]
+        return datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

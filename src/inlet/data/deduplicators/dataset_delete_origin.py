@@ -14,7 +14,18 @@ from sqlalchemy import Connection
 from inlet.data import storage
 from inlet.data.deduplicators.base import AddOutcome, Deduplicator
 from inlet.data.records import DataSet
-from inlet.data.rows import ACTIVE, ARCHIVED_TIME, DOC, ID, MODIFIED_TIME, ORIGIN_ID, ORIGIN_TIME, TYPE, VERSION, Row
+from inlet.data.rows import (
+    ACTIVE,
+    ARCHIVED_TIME,
+    DOC,
+    ID,
+    MODIFIED_TIME,
+    ORIGIN_ID,
+    ORIGIN_TIME,
+    TYPE,
+    VERSION,
+    Row,
+)
 
 
 class DataSetDeleteOrigin(Deduplicator):
@@ -48,11 +59,17 @@ class DataSetDeleteOrigin(Deduplicator):
                 continue
             if isinstance(previous, list):
                 prev_id, prev_version, prev_type, prev_time = (
-                    previous[ID], previous[VERSION], previous[TYPE], previous[ORIGIN_TIME]
+                    previous[ID],
+                    previous[VERSION],
+                    previous[TYPE],
+                    previous[ORIGIN_TIME],
                 )
             else:
                 prev_id, prev_version, prev_type, prev_time = (
-                    previous.id, previous.version, previous.type, previous.origin_time
+                    previous.id,
+                    previous.version,
+                    previous.type,
+                    previous.origin_time,
                 )
             if self.keep_existing(prev_type, prev_time, row):
                 outcome.dropped += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from inlet.model import errors as e
@@ -25,7 +26,9 @@ def _expected_extended_needs_duration(values: dict[str, Any], ptr: str, errs: Er
         errs.add(f"{ptr}/expectedDuration", e.not_exists())
 
 
-def _bolus(sub_type: str, fields: dict[str, Field], required: tuple[str, ...], rules: tuple[Any, ...]) -> DatumType:
+def _bolus(
+    sub_type: str, fields: Mapping[str, Field], required: tuple[str, ...], rules: tuple[Any, ...]
+) -> DatumType:
     common: dict[str, Field] = {
         "subType": OneOf(*SUB_TYPES),
         "deliveryContext": OneOf(*DELIVERY_CONTEXTS),
@@ -60,7 +63,10 @@ _EXTENDED_RULES = (
 NORMAL = _bolus("normal", _NORMAL, ("normal",), _NORMAL_RULES)
 SQUARE = _bolus("square", _EXTENDED, ("extended", "duration"), _EXTENDED_RULES)
 DUAL_SQUARE = _bolus(
-    "dual/square", {**_NORMAL, **_EXTENDED}, ("normal", "extended", "duration"), _NORMAL_RULES + _EXTENDED_RULES
+    "dual/square",
+    {**_NORMAL, **_EXTENDED},
+    ("normal", "extended", "duration"),
+    _NORMAL_RULES + _EXTENDED_RULES,
 )
 AUTOMATED = _bolus("automated", _NORMAL, ("normal",), _NORMAL_RULES)
 

@@ -30,8 +30,6 @@ class TrendRate(Float):
         return glucose.normalize_rate(value, units if isinstance(units, str) else None)
 
 
-
-
 def _trend_rate_needs_units(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
     if values.get("trendRate", MISSING) is not MISSING and "trendRateUnits" not in values:
         errs.add(f"{ptr}/trendRateUnits", e.not_exists())
@@ -45,7 +43,7 @@ CBG = DatumType(
         "value": Glucose(),
         "trend": OneOf(*TRENDS),
         "trendRate": TrendRate(),
-        "trendRateUnits": Canonical({u: glucose.RATE_UNITS_MMOLL for u in glucose.RATE_UNITS}),
+        "trendRateUnits": Canonical(dict.fromkeys(glucose.RATE_UNITS, glucose.RATE_UNITS_MMOLL)),
         "sampleInterval": Int(SAMPLE_INTERVAL_MIN, SAMPLE_INTERVAL_MAX),
         "backfilled": Bool(),
     },

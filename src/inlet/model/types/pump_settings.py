@@ -108,7 +108,11 @@ BOLUS = Obj(
                         range_by_units(
                             "duration",
                             "units",
-                            {"hours": (0.0, _HOURS), "minutes": (0.0, _HOURS * 60), "seconds": (0.0, _HOURS * 3600)},
+                            {
+                                "hours": (0.0, _HOURS),
+                                "minutes": (0.0, _HOURS * 60),
+                                "seconds": (0.0, _HOURS * 3600),
+                            },
                         ),
                     ),
                 ),

@@ -29,7 +29,6 @@ from inlet.model.fields import (
     Arr,
     Context,
     Field,
-    Float,
     Glucose,
     Int,
     Obj,
@@ -316,14 +315,16 @@ class StartArray(Arr):
                 minimum = start + 1
 
 
-def start_array(fields: Mapping[str, Field], required: Iterable[str], rules: Iterable[Rule] = ()) -> StartArray:
+def start_array(
+    fields: Mapping[str, Field], required: Iterable[str], rules: Iterable[Rule] = ()
+) -> StartArray:
     item_fields = dict(fields)
     item_fields["start"] = Int()
     return StartArray(Obj(item_fields, required=(*required, "start"), rules=rules))
 
 
 def target_start_array() -> StartArray:
-    """Blood glucose targets by time of day (pumpSettings ``bgTarget``, dosingDecision ``bgTargetSchedule``)."""
+    """Glucose targets by time of day (pumpSettings ``bgTarget``, dosingDecision ``bgTargetSchedule``)."""
     return start_array(target_fields(), (), (target_rule,))
 
 

@@ -1,4 +1,7 @@
-"""smbg: a self-monitored (finger stick) blood glucose reading (platform data/types/blood/glucose/selfmonitored)."""
+"""smbg: a self-monitored (finger stick) blood glucose reading.
+
+Platform package: data/types/blood/glucose/selfmonitored.
+"""
 
 from __future__ import annotations
 
