@@ -10,11 +10,13 @@ from inlet.model.common import COMMON_FIELDS, COMMON_REQUIRED, STORAGE_ONLY
 from inlet.model.errors import Errors
 from inlet.model.fields import (
     MISSING,
+    CompiledPlan,
     Context,
     Field,
     Rule,
     normalize_fields,
     parse_fields,
+    plan,
     validate_fields,
 )
 
@@ -37,12 +39,14 @@ class DatumType:
     units_key: str | None = None
     description: str = ""
     all_fields: dict[str, Field] = field(init=False)
+    plan: CompiledPlan = field(init=False, repr=False)
     all_required: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         merged: dict[str, Field] = dict(COMMON_FIELDS)
         merged.update(self.fields)
         self.all_fields = merged
+        self.plan = plan(merged)
         required = list(COMMON_REQUIRED)
         if self.sub_key:
             required.append(self.sub_key)
@@ -58,16 +62,16 @@ class DatumType:
         return Context(units if isinstance(units, str) else None, parent=values)
 
     def parse(self, raw: dict[str, Any], ptr: str, errs: Errors) -> dict[str, Any]:
-        return parse_fields(self.all_fields, raw, ptr, errs, self.all_required, STORAGE_ONLY)
+        return parse_fields(self.plan, raw, ptr, errs, self.all_required, STORAGE_ONLY)
 
-    def validate(self, values: dict[str, Any], ptr: str, errs: Errors) -> None:
-        ctx = self.context(values)
-        validate_fields(self.all_fields, values, ptr, errs, ctx)
+    def validate(self, values: dict[str, Any], ptr: str, errs: Errors, ctx: Context | None = None) -> None:
+        ctx = ctx or self.context(values)
+        validate_fields(self.plan, values, ptr, errs, ctx)
         for rule in self.rules:
             rule(values, ptr, errs, ctx)
 
-    def normalize(self, values: dict[str, Any]) -> dict[str, Any]:
-        return normalize_fields(self.all_fields, values, self.context(values))
+    def normalize(self, values: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
+        return normalize_fields(self.plan, values, ctx or self.context(values))
 
 
 def clean(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -308,15 +308,15 @@ class Obj(Field):
         if raw.__class__ is not dict:
             errs.add(ptr, e.type_not(self.kind, raw))
             return MISSING
-        return parse_fields(self.fields, raw, ptr, errs, self.required)
+        return parse_fields(plan(self.fields), raw, ptr, errs, self.required)
 
     def validate(self, value: Any, ptr: str, errs: Errors, ctx: Context) -> None:
-        validate_fields(self.fields, value, ptr, errs, ctx)
+        validate_fields(plan(self.fields), value, ptr, errs, ctx)
         for rule in self.rules:
             rule(value, ptr, errs, ctx)
 
     def normalize(self, value: Any, ctx: Context) -> Any:
-        return normalize_fields(self.fields, value, ctx)
+        return normalize_fields(plan(self.fields), value, ctx)
 
 
 class Arr(Field):
@@ -415,25 +415,87 @@ def _child(ptr: str, key: str) -> str:
 
 
 # ---- the three steps over a table of fields -------------------------------------------------------
+#
+# A table is compiled once into a plan: per key, the spec, the JSON types its parse accepts unchanged
+# (so the common case costs one class check, not a call), and whether validate and normalize do
+# anything at all. Pointers are built only for keys that are validated or fail.
+
+_PASS_THROUGH: dict[Any, tuple[type, ...]] = {}
+
+
+def _pass_through(spec: Field) -> tuple[type, ...]:
+    if not _PASS_THROUGH:
+        _PASS_THROUGH.update(
+            {
+                Float.parse: (float, int),
+                Int.parse: (int,),
+                Str.parse: (str,),
+                Bool.parse: (bool,),
+                AnyObject.parse: (dict,),
+            }
+        )
+    return _PASS_THROUGH.get(type(spec).parse, ())
+
+
+def _validates(spec: Field) -> bool:
+    method = type(spec).validate
+    if method is Field.validate:
+        return False
+    return not (method is Float.validate and isinstance(spec, Float) and spec.lo is None and spec.hi is None)
+
+
+PlanEntry = tuple[Field, tuple[type, ...], bool, bool]
+
+
+class CompiledPlan(dict[str, PlanEntry]):
+    """A compiled field table (see :func:`plan`)."""
+
+
+_PLANS: dict[int, tuple[Mapping[str, Field], CompiledPlan]] = {}
+
+
+def plan(fields: Mapping[str, Field]) -> CompiledPlan:
+    """The compiled form of a field table (cached; tables are long-lived module constants)."""
+    cached = _PLANS.get(id(fields))
+    if cached is not None and cached[0] is fields:
+        return cached[1]
+    compiled = CompiledPlan(
+        {
+            key: (spec, _pass_through(spec), _validates(spec), type(spec).normalize is not Field.normalize)
+            for key, spec in fields.items()
+        }
+    )
+    _PLANS[id(fields)] = (fields, compiled)
+    return compiled
+
+
+def _compiled(fields: Mapping[str, Any]) -> dict[str, PlanEntry]:
+    if isinstance(fields, CompiledPlan):
+        return fields
+    return plan(fields)
 
 
 def parse_fields(
-    fields: Mapping[str, Field],
+    fields: Mapping[str, Field] | dict[str, PlanEntry],
     raw: dict[str, Any],
     ptr: str,
     errs: Errors,
     required: Iterable[str] = (),
     storage_only: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Type-check each present key against ``fields``; unknown keys are ``not-parsed`` errors and
-    ``storage_only`` keys are refused. Values that fail keep the key with ``MISSING``."""
+    """Type-check each present key against ``fields`` (a table or its compiled plan); unknown keys
+    are ``not-parsed`` errors and ``storage_only`` keys are refused. Values that fail keep the key
+    with ``MISSING``."""
+    compiled = _compiled(fields)
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        spec = fields.get(key)
-        if spec is None:
+        entry = compiled.get(key)
+        if entry is None:
             errs.add(_child(ptr, key), e.storage_only() if key in storage_only else e.not_parsed())
-            continue
-        out[key] = spec.parse(value, _child(ptr, key), errs)
+        elif value.__class__ in entry[1]:
+            out[key] = value
+        else:
+            out[key] = entry[0].parse(value, f"{ptr}/{key}", errs)
     for key in required:
         if key not in raw:
             errs.add(_child(ptr, key), e.not_exists())
@@ -441,15 +503,30 @@ def parse_fields(
 
 
 def validate_fields(
-    fields: Mapping[str, Field], values: dict[str, Any], ptr: str, errs: Errors, ctx: Context
+    fields: Mapping[str, Field] | dict[str, PlanEntry],
+    values: dict[str, Any],
+    ptr: str,
+    errs: Errors,
+    ctx: Context,
 ) -> None:
+    compiled = _compiled(fields)
     for key, value in values.items():
-        if value is not MISSING:
-            fields[key].validate(value, _child(ptr, key), errs, ctx)
+        entry = compiled[key]
+        if entry[2] and value is not MISSING:
+            entry[0].validate(value, f"{ptr}/{key}", errs, ctx)
 
 
-def normalize_fields(fields: Mapping[str, Field], values: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    return {key: fields[key].normalize(value, ctx) for key, value in values.items() if value is not MISSING}
+def normalize_fields(
+    fields: Mapping[str, Field] | dict[str, PlanEntry], values: dict[str, Any], ctx: Context
+) -> dict[str, Any]:
+    compiled = _compiled(fields)
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is MISSING:
+            continue
+        entry = compiled[key]
+        out[key] = entry[0].normalize(value, ctx) if entry[3] else value
+    return out
 
 
 def present(values: Mapping[str, Any], key: str) -> bool:

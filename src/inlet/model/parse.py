@@ -124,13 +124,15 @@ def parse_datum(raw: Any, ptr: str, errs: Errors, index: int = 0) -> list[Datum]
         return []
     before = len(errs)
     values = datum_type.parse(raw, ptr, errs)
-    datum_type.validate(values, ptr, errs)
+    ctx = datum_type.context(values)
+    datum_type.validate(values, ptr, errs, ctx)
     if len(errs) != before:
         return []
-    ctx = datum_type.context(values)
-    doc = {key: datum_type.all_fields[key].normalize(value, ctx) for key, value in values.items()}
+    doc = datum_type.normalize(values, ctx)
     time = values["time"].astimezone(UTC)
     out = [_finish(datum_type, doc, time, index)]
+    for extra in ctx.extras:
+        extra.index = index
     out.extend(ctx.extras)
     return out
 

@@ -52,11 +52,30 @@ def _fixed_zone(minutes: int) -> timezone:
 def parse_rfc3339(value: str) -> datetime | None:
     """Parse an RFC 3339 time with a zone (``Z`` or ``+hh:mm``); seconds and fraction optional.
 
-    Returns an aware datetime, or ``None`` when the text is not such a time (no zone included).
+    Returns an aware datetime, or ``None`` when the text is not such a time (no zone included) or
+    lies outside the years 1..9999 in UTC. The strict pattern decides what is valid; the C parser
+    then builds the value (about ten times faster than assembling it by hand).
     """
-    match = _RFC3339.fullmatch(value)
-    if match is None:
+    if _RFC3339.fullmatch(value) is None:
         return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = _parse_rfc3339_slow(value)
+        if parsed is None:
+            return None
+    if parsed.year <= 1 or parsed.year >= 9999:
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            return None
+    return parsed
+
+
+def _parse_rfc3339_slow(value: str) -> datetime | None:
+    """The cases ``fromisoformat`` refuses but RFC 3339 allows (lower-case ``t``/``z``)."""
+    match = _RFC3339.fullmatch(value)
+    assert match is not None
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     if zulu:
         tz: timezone = UTC
@@ -83,12 +102,10 @@ def parse_rfc3339(value: str) -> datetime | None:
 
 def parse_device_time(value: str) -> datetime | None:
     """A deviceTime: ``YYYY-MM-DDThh:mm:ss`` exactly, no zone; ``None`` if not valid."""
-    match = _DEVICE_TIME.fullmatch(value)
-    if match is None:
+    if _DEVICE_TIME.fullmatch(value) is None:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups())
     try:
-        return datetime(year, month, day, hour, minute, second)
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
 
@@ -155,20 +172,26 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+def _wall(v: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss`` of a datetime's own wall clock (C-speed ``isoformat``)."""
+    return v.isoformat(timespec="seconds")[:19]
+
+
 def format_utc(value: datetime) -> str:
     """Inlet's stored and served form: UTC, milliseconds always, microseconds only when present."""
-    value = value.astimezone(UTC)
+    if value.utcoffset():
+        value = value.astimezone(UTC)
     micros = value.microsecond
-    base = value.strftime("%Y-%m-%dT%H:%M:%S")
     if micros % 1000 == 0:
-        return f"{base}.{micros // 1000:03d}Z"
-    return f"{base}.{micros:06d}Z"
+        return f"{_wall(value)}.{micros // 1000:03d}Z"
+    return f"{_wall(value)}.{micros:06d}Z"
 
 
 def format_rfc3339_nano(value: datetime) -> str:
     """Go's ``time.RFC3339Nano``: trailing zeros of the fraction trimmed, ``Z`` for UTC."""
-    base = value.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{value.microsecond:06d}".rstrip("0")
+    base = _wall(value)
+    micros = value.microsecond
+    fraction = f"{micros:06d}".rstrip("0") if micros else ""
     if fraction:
         base = f"{base}.{fraction}"
     offset = value.utcoffset()
@@ -180,8 +203,14 @@ def format_rfc3339_nano(value: datetime) -> str:
     return f"{base}{sign}{total // 60:02d}:{total % 60:02d}"
 
 
+def nano_from_utc_text(text: str) -> str:
+    """RFC3339Nano of a time already in :func:`format_utc` form, by trimming the fraction's zeros."""
+    fraction = text[20:-1].rstrip("0")
+    return f"{text[:19]}.{fraction}Z" if fraction else f"{text[:19]}Z"
+
+
 def format_device_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S")
+    return _wall(value)
 
 
 def now_utc() -> datetime:
