@@ -25,13 +25,13 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Result, Timer, fresh_database, postgres_url, write_json  # noqa: E402
-from inlet.data import storage  # noqa: E402
-from inlet.data.rows import build_rows  # noqa: E402
-from inlet.data.service import DataService  # noqa: E402
-from inlet.db.bulk import insert_rows  # noqa: E402
-from inlet.db.schema import DEVICE_DATA_INSERT_COLUMNS  # noqa: E402
-from inlet.model.parse import parse_data  # noqa: E402
+from bench.common import Result, Timer, fresh_database, postgres_url, write_json
+from inlet.data import storage
+from inlet.data.rows import build_rows
+from inlet.data.service import DataService
+from inlet.db.bulk import insert_rows
+from inlet.db.schema import DEVICE_DATA_INSERT_COLUMNS
+from inlet.model.parse import parse_data
 
 USER = "0123456789"
 DEVICE = "MedT-723-1234567"
@@ -117,7 +117,11 @@ def generate(days: int, seed: int = 7) -> list[dict[str, Any]]:
                     "insulinSensitivity": 45,
                     "insulinOnBoard": round(rng.random(), 2),
                     "bgTarget": {"low": 100, "high": 120},
-                    "recommended": {"carb": round(carbs / 10, 1), "correction": 0.5, "net": round(carbs / 10, 1)},
+                    "recommended": {
+                        "carb": round(carbs / 10, 1),
+                        "correction": 0.5,
+                        "net": round(carbs / 10, 1),
+                    },
                     "bolus": bolus_id,
                     **_times(moment),
                 }
@@ -179,7 +183,9 @@ def run_floor(engine: Any, bodies: list[bytes], rows: list[tuple[Any, ...]]) -> 
         insert_rows(conn, "device_data", DEVICE_DATA_INSERT_COLUMNS, rows)
 
 
-def measure(kind: str, bodies: list[bytes], rows: list[tuple[Any, ...]], pg: str | None) -> tuple[float, float]:
+def measure(
+    kind: str, bodies: list[bytes], rows: list[tuple[Any, ...]], pg: str | None
+) -> tuple[float, float]:
     """Best of two runs each, on fresh databases, alternating floor and ours."""
     ours, floor = math.inf, math.inf
     for _ in range(2):
@@ -209,7 +215,9 @@ def child(days: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", help="write result rows here")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -234,7 +242,14 @@ def main() -> None:
             continue
         ours, floor = measure(kind, bodies, rows, pg)
         results.append(
-            Result(f"ingest.{kind}.throughput", len(rows) / ours, "datums/s", len(rows) / floor, ours / floor, RATIO_TARGET)
+            Result(
+                f"ingest.{kind}.throughput",
+                len(rows) / ours,
+                "datums/s",
+                len(rows) / floor,
+                ours / floor,
+                RATIO_TARGET,
+            )
         )
         results.append(Result(f"ingest.{kind}.seconds", ours, "s", floor, ours / floor, None))
     peak = child_peak_memory(args.days)

@@ -58,12 +58,13 @@ def parse_rfc3339(value: str) -> datetime | None:
     """
     if _RFC3339.fullmatch(value) is None:
         return None
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = _parse_rfc3339_slow(value)
-        if parsed is None:
-            return None
+    if parsed is None:
+        return None
     if parsed.year <= 1 or parsed.year >= 9999:
         try:
             parsed.astimezone(UTC)

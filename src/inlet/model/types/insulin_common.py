@@ -1,12 +1,13 @@
-"""Pieces shared by basal, bolus and insulin records: durations and insulin formulations."""
+"""Pieces shared by basal, bolus and insulin records: durations, insulin formulations, and the checks
+of an ``expected*`` value against the value actually delivered."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from inlet.model import errors as e
-from inlet.model.errors import Errors
-from inlet.model.fields import MISSING, AnyObject, Arr, Context, Float, Obj, OneOf, Str
+from inlet.model.errors import Errors, Problem
+from inlet.model.fields import MISSING, AnyObject, Arr, Context, Float, Obj, OneOf, Rule, Str
 
 DURATION_WEEK_MS = 604_800_000
 DURATION_DAY_MS = 86_400_000
@@ -32,19 +33,97 @@ FORMULATION = Obj(
 )
 
 
-def expected_at_least(actual: str, expected: str, upper: float) -> Any:
-    """A rule: ``expected`` (e.g. expectedDuration) lies between ``actual`` and ``upper``."""
+# ---- checks inside a rule ------------------------------------------------------------------------
+# A rule sees every key that arrived; a value that failed its JSON type check is MISSING (its error is
+# already reported), which the platform sees as absent (nil). "Must exist" is reported only for a key
+# that did not arrive at all, so a mistyped value gets its one type error, as everywhere in the model.
+
+
+def has(values: dict[str, Any], key: str) -> bool:
+    """True when ``key`` arrived and parsed (the platform's ``!= nil``)."""
+    return values.get(key, MISSING) is not MISSING
+
+
+def need(values: dict[str, Any], key: str, ptr: str, errs: Errors) -> None:
+    """``Exists()``: ``value-not-exists`` when ``key`` did not arrive."""
+    if key not in values:
+        errs.add(f"{ptr}/{key}", e.not_exists())
+
+
+def refuse(values: dict[str, Any], key: str, ptr: str, errs: Errors) -> None:
+    """``NotExists()``: ``value-exists`` when ``key`` arrived and parsed."""
+    if has(values, key):
+        errs.add(f"{ptr}/{key}", e.exists())
+
+
+def in_range(values: dict[str, Any], key: str, lo: float, hi: float, ptr: str, errs: Errors) -> None:
+    """``InRange(lo, hi)``, both inclusive."""
+    value = values.get(key, MISSING)
+    if value is not MISSING and not lo <= value <= hi:
+        errs.add(f"{ptr}/{key}", e.not_in_range(value, lo, hi))
+
+
+def equal_to(values: dict[str, Any], key: str, limit: float, ptr: str, errs: Errors) -> None:
+    """``EqualTo(limit)``."""
+    value = values.get(key, MISSING)
+    if value is not MISSING and value != limit:
+        errs.add(f"{ptr}/{key}", not_equal_to(value, limit))
+
+
+def greater_than(values: dict[str, Any], key: str, limit: float, ptr: str, errs: Errors) -> None:
+    """``GreaterThan(limit)``."""
+    value = values.get(key, MISSING)
+    if value is not MISSING and value <= limit:
+        errs.add(f"{ptr}/{key}", not_greater_than(value, limit))
+
+
+def not_equal_to(value: float, limit: float) -> Problem:
+    """structure/validator ``ErrorValueNotEqualTo``."""
+    detail = f"value {e.format_number(value)} is not equal to {e.format_number(limit)}"
+    return (e.VALUE_OUT_OF_RANGE, "value is out of range", detail)
+
+
+def not_greater_than(value: float, limit: float) -> Problem:
+    """structure/validator ``ErrorValueNotGreaterThan``."""
+    detail = f"value {e.format_number(value)} is not greater than {e.format_number(limit)}"
+    return (e.VALUE_OUT_OF_RANGE, "value is out of range", detail)
+
+
+def check_expected(
+    values: dict[str, Any],
+    ptr: str,
+    errs: Errors,
+    actual: str,
+    expected: str,
+    lo: float,
+    hi: float,
+    *,
+    needed_at_lo: bool = False,
+) -> None:
+    """The platform's check of ``expected`` (what was programmed) against ``actual`` (what was delivered).
+
+    When ``actual`` is within ``lo..hi``, ``expected`` lies within ``actual..hi``, and with
+    ``needed_at_lo`` an ``actual`` of exactly ``lo`` (a dose cancelled before any insulin went in) needs
+    ``expected``. When ``actual`` is absent or itself out of range (its own error is reported at its
+    field), ``expected`` is only checked against ``lo..hi``, so one bad value gives one error.
+
+    The ``expected`` field carries no range of its own: this check is its only range check, so a value
+    over ``hi`` is reported once (bolus/normal/normal.go, bolus/extended/extended.go,
+    basal/scheduled/scheduled.go and the other basal types).
+    """
+    have = values.get(actual, MISSING)
+    if have is not MISSING and lo <= have <= hi:
+        if needed_at_lo and have == lo:
+            need(values, expected, ptr, errs)
+        in_range(values, expected, have, hi, ptr, errs)
+    else:
+        in_range(values, expected, lo, hi, ptr, errs)
+
+
+def expected_rule(actual: str, expected: str, lo: float, hi: float, *, needed_at_lo: bool = False) -> Rule:
+    """:func:`check_expected` as a datum rule."""
 
     def rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
-        want = values.get(expected, MISSING)
-        have = values.get(actual, MISSING)
-        if want is MISSING:
-            return
-        if have is MISSING:
-            if actual not in values:
-                errs.add(f"{ptr}/{actual}", e.not_exists())
-            return
-        if not have <= want <= upper:
-            errs.add(f"{ptr}/{expected}", e.not_in_range(want, have, upper))
+        check_expected(values, ptr, errs, actual, expected, lo, hi, needed_at_lo=needed_at_lo)
 
     return rule
