@@ -80,6 +80,9 @@ NORMAL = d("bolus", subType="normal", normal=1)
 SQUARE = d("bolus", subType="square", extended=1, duration=3_600_000)
 DUAL = d("bolus", subType="dual/square", normal=1, extended=1, duration=3_600_000)
 AUTOMATED_BOLUS = d("bolus", subType="automated", normal=1)
+# A dual/square stopped during its normal part: the extended part never ran, so duration and extended are
+# 0 and both expected values are given (platform combination.go; expectedNormal goes with this shape).
+DUAL_STOPPED = {**DUAL, "duration": 0, "extended": 0, "expectedDuration": 3_600_000, "expectedExtended": 1}
 
 WIZARD_MGDL = d("wizard", units="mg/dL", bgInput=100, insulinSensitivity=50, carbInput=30)
 WIZARD_MMOLL = d("wizard", units="mmol/L", bgInput=5.5, insulinSensitivity=2.5, carbInput=30)
@@ -165,6 +168,8 @@ BASES = {
     "bolus normal": NORMAL,
     "bolus square": SQUARE,
     "bolus dual/square": DUAL,
+    "bolus dual/square stopped": DUAL_STOPPED,
+    "bolus dual/square stopped, expectedNormal": {**DUAL_STOPPED, "expectedNormal": 2},
     "bolus automated": AUTOMATED_BOLUS,
     "wizard mg/dL": WIZARD_MGDL,
     "wizard mmol/L": WIZARD_MMOLL,
@@ -279,8 +284,14 @@ RANGES: list[tuple[str, dict[str, Any], Path, list[float], list[float]]] = [
     ),
     # bolus dual/square (combination)
     ("dual normal", DUAL, ("normal",), [0.1, 99.9, 100], [-0.1, 100.1]),
-    ("dual normal (cancelled)", put(DUAL, ("expectedNormal",), 100), ("normal",), [0, 0.1, 100], [-0.1]),
-    ("dual expectedNormal", DUAL, ("expectedNormal",), [1, 1.1, 99.9, 100], [0.9]),
+    (
+        "dual normal (cancelled)",
+        put(DUAL_STOPPED, ("expectedNormal",), 100),
+        ("normal",),
+        [0, 0.1, 100],
+        [-0.1],
+    ),
+    ("dual expectedNormal", DUAL_STOPPED, ("expectedNormal",), [1, 1.1, 99.9, 100], [0.9]),
     ("dual extended", DUAL, ("extended",), [0.1, 99.9, 100], [-0.1, 100.1]),
     ("dual duration", DUAL, ("duration",), [0, 1, 86_399_999, 86_400_000], [-1, 86_400_001]),
     (
@@ -1412,37 +1423,27 @@ def test_all_errors_of_a_request_reported() -> None:
     )
 
 
-# ---- where the framework's existing types differ from the platform ----------------------------------
-# Each is the platform's behaviour (Go sources cited); strict xfail until bolus.py/basal.py follow it.
+# ---- platform rules for expected values, suppressed basals and required rates ---------------------------
+# Each is the platform's behaviour (data/types/basal/* and data/types/bolus/* Go sources cited).
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bolus.py: platform normal.go requires expectedNormal when normal is 0"
-)
 def test_platform_zero_normal_needs_expected_normal() -> None:
+    """normal.go (and bolus automated.go): a normal of 0 is a bolus cancelled before any insulin."""
     assert errors_of(put(NORMAL, ("normal",), 0)) == [(NOT_EXISTS, "/0/expectedNormal")]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bolus.py: platform extended.go requires expectedExtended when extended is 0"
-)
 def test_platform_zero_extended_needs_expected_extended() -> None:
+    """extended.go."""
     assert errors_of(put(SQUARE, ("extended",), 0)) == [(NOT_EXISTS, "/0/expectedExtended")]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bolus.py: platform extended.go refuses expectedDuration without expectedExtended"
-)
 def test_platform_expected_duration_needs_expected_extended() -> None:
+    """extended.go: expectedDuration NotExists() unless expectedExtended is given."""
     assert errors_of(put(SQUARE, ("expectedDuration",), 3_600_000)) == [(EXISTS, "/0/expectedDuration")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="insulin_common.expected_at_least: platform checks expected against 0..100 "
-    "when the actual value is itself out of range, so only one error is reported",
-)
 def test_platform_single_error_when_normal_out_of_range() -> None:
+    """normal.go: with normal itself out of range, expectedNormal is only checked against 0..100."""
     assert errors_of({**NORMAL, "normal": 100.1, "expectedNormal": 100}) == [(OUT, "/0/normal")]
 
 
@@ -1455,17 +1456,14 @@ EXPECTED_OVER_MAXIMUM = [
     ("automated bolus", AUTOMATED_BOLUS, ("expectedNormal",), 100.1),
     ("square extended", {**SQUARE, "expectedDuration": 3_600_000}, ("expectedExtended",), 100.1),
     ("square duration", {**SQUARE, "expectedExtended": 2}, ("expectedDuration",), 86_400_001),
-    ("dual normal", DUAL, ("expectedNormal",), 100.1),
+    ("dual normal", DUAL_STOPPED, ("expectedNormal",), 100.1),
     ("dual extended", {**DUAL, "expectedDuration": 3_600_000}, ("expectedExtended",), 100.1),
     ("dual duration", {**DUAL, "expectedExtended": 2}, ("expectedDuration",), 86_400_001),
+    ("dual stopped extended", {**DUAL_STOPPED, "expectedNormal": 2}, ("expectedExtended",), 100.1),
+    ("dual stopped duration", {**DUAL_STOPPED, "expectedNormal": 2}, ("expectedDuration",), 86_400_001),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="basal.py/bolus.py: expected* fields carry their own range and the expected_at_least rule, so a "
-    "value over the maximum is reported twice at the same pointer (the platform reports it once)",
-)
 @pytest.mark.parametrize(
     ("base", "path", "value"), [pytest.param(b, p, v, id=name) for name, b, p, v in EXPECTED_OVER_MAXIMUM]
 )
@@ -1473,6 +1471,221 @@ def test_platform_expected_over_maximum_reported_once(base: dict[str, Any], path
     assert errors_of(put(base, path, value)) == [(OUT, pointer(path))]
 
 
-@pytest.mark.xfail(strict=True, reason="basal.py: platform temporary.go requires rate on a temp basal")
 def test_platform_temp_basal_needs_rate() -> None:
+    """temporary.go: rate Exists()."""
     assert errors_of(drop(TEMP, ("rate",))) == [(NOT_EXISTS, "/0/rate")]
+
+
+def test_platform_expected_over_maximum_detail() -> None:
+    """The one error is the expected value's own range, from the delivered value up to the maximum."""
+    assert details_of(put(NORMAL, ("expectedNormal",), 100.1)) == [
+        (OUT, "/0/expectedNormal", "value 100.1 is not between 1 and 100")
+    ]
+    assert details_of({**NORMAL, "normal": 100.1, "expectedNormal": 100.2}) == [
+        (OUT, "/0/normal", "value 100.1 is not between 0 and 100"),
+        (OUT, "/0/expectedNormal", "value 100.2 is not between 0 and 100"),
+    ]
+
+
+def test_platform_zero_automated_bolus_needs_expected_normal() -> None:
+    """bolus automated.go, as normal.go."""
+    assert errors_of(put(AUTOMATED_BOLUS, ("normal",), 0)) == [(NOT_EXISTS, "/0/expectedNormal")]
+    assert errors_of({**AUTOMATED_BOLUS, "normal": 0, "expectedNormal": 1}) == []
+
+
+def test_platform_expected_extended_needs_expected_duration() -> None:
+    """extended.go and combination.go: expectedDuration Exists() when expectedExtended is given."""
+    assert errors_of(put(SQUARE, ("expectedExtended",), 2)) == [(NOT_EXISTS, "/0/expectedDuration")]
+    assert errors_of(put(DUAL, ("expectedExtended",), 2)) == [(NOT_EXISTS, "/0/expectedDuration")]
+    assert errors_of(put(DUAL, ("expectedDuration",), 3_600_000)) == [(EXISTS, "/0/expectedDuration")]
+
+
+def test_platform_dual_zero_extended_needs_expected_extended() -> None:
+    """combination.go, without expectedNormal: as extended.go."""
+    assert errors_of(put(DUAL, ("extended",), 0)) == [(NOT_EXISTS, "/0/expectedExtended")]
+
+
+def test_platform_dual_expected_normal_means_the_extended_part_never_ran() -> None:
+    """combination.go: with expectedNormal, duration and extended EqualTo(0) and both expected values
+    Exists()."""
+    assert details_of({**DUAL, "expectedNormal": 2}) == [
+        (OUT, "/0/duration", "value 3600000 is not equal to 0"),
+        (NOT_EXISTS, "/0/expectedDuration", "value does not exist"),
+        (OUT, "/0/extended", "value 1 is not equal to 0"),
+        (NOT_EXISTS, "/0/expectedExtended", "value does not exist"),
+    ]
+    # Out of range is then "not equal to 0", reported once.
+    assert details_of({**DUAL_STOPPED, "expectedNormal": 2, "duration": -1}) == [
+        (OUT, "/0/duration", "value -1 is not equal to 0"),
+    ]
+
+
+def test_platform_dual_zero_normal_needs_extended_or_expected_normal() -> None:
+    """combination.go: a normal of 0 needs an extended over 0 unless expectedNormal is given."""
+    assert errors_of(put(DUAL, ("normal",), 0)) == []
+    assert details_of({**DUAL_STOPPED, "normal": 0}) == [
+        (OUT, "/0/extended", "value 0 is not greater than 0"),
+    ]
+    assert errors_of({**DUAL_STOPPED, "normal": 0, "expectedNormal": 1}) == []
+
+
+SCHEDULED_SUPPRESSED = {"type": "basal", "deliveryType": "scheduled", "rate": 1, "scheduleName": "Standard"}
+TEMP_SUPPRESSED = {"type": "basal", "deliveryType": "temp", "rate": 0.5, "percent": 0.5}
+AUTOMATED_SUPPRESSED = {"type": "basal", "deliveryType": "automated", "rate": 0.8, "scheduleName": "Auto"}
+
+
+@pytest.mark.parametrize(
+    ("datum", "expected"),
+    [
+        # temporary.go: a temp basal replaces a scheduled basal only; the error is at suppressed/type.
+        pytest.param(
+            put(TEMP, ("suppressed",), TEMP_SUPPRESSED),
+            [(NOT_ALLOWED, "/0/suppressed/type", 'value "temp" is not one of ["scheduled"]')],
+            id="temp suppressing temp",
+        ),
+        pytest.param(
+            put(TEMP, ("suppressed",), AUTOMATED_SUPPRESSED),
+            [(NOT_ALLOWED, "/0/suppressed/type", 'value "automated" is not one of ["scheduled"]')],
+            id="temp suppressing automated",
+        ),
+        # suspend.go: automated, scheduled or temp; anything else at suppressed/type.
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {"type": "basal", "deliveryType": "suspend"}),
+            [
+                (
+                    NOT_ALLOWED,
+                    "/0/suppressed/type",
+                    'value "suspend" is not one of ["automated", "scheduled", "temp"]',
+                )
+            ],
+            id="suspend suppressing suspend",
+        ),
+        # automated.go: a scheduled basal only; its error is at suppressed/deliveryType.
+        pytest.param(
+            put(AUTOMATED_BASAL, ("suppressed",), TEMP_SUPPRESSED),
+            [(NOT_ALLOWED, "/0/suppressed/deliveryType", 'value "temp" is not one of ["scheduled"]')],
+            id="automated suppressing temp",
+        ),
+        # basal.go ParseDeliveryType: type first, then deliveryType.
+        pytest.param(
+            put(TEMP, ("suppressed",), {"deliveryType": "scheduled", "rate": 1}),
+            [(NOT_EXISTS, "/0/suppressed/type", "value does not exist")],
+            id="suppressed without type",
+        ),
+        pytest.param(
+            put(TEMP, ("suppressed",), {**SCHEDULED_SUPPRESSED, "type": "bolus"}),
+            [(NOT_ALLOWED, "/0/suppressed/type", 'value "bolus" is not one of ["basal"]')],
+            id="suppressed bolus",
+        ),
+    ],
+)
+def test_platform_suppressed_delivery_types(datum: dict[str, Any], expected: list[Any]) -> None:
+    assert details_of(datum) == expected
+
+
+@pytest.mark.parametrize(
+    "datum",
+    [
+        pytest.param(put(TEMP, ("suppressed",), SCHEDULED_SUPPRESSED), id="temp: scheduled"),
+        pytest.param(put(SUSPEND, ("suppressed",), SCHEDULED_SUPPRESSED), id="suspend: scheduled"),
+        pytest.param(put(SUSPEND, ("suppressed",), TEMP_SUPPRESSED), id="suspend: temp"),
+        pytest.param(put(SUSPEND, ("suppressed",), AUTOMATED_SUPPRESSED), id="suspend: automated"),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**TEMP_SUPPRESSED, "suppressed": SCHEDULED_SUPPRESSED}),
+            id="suspend: temp: scheduled",
+        ),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**AUTOMATED_SUPPRESSED, "suppressed": SCHEDULED_SUPPRESSED}),
+            id="suspend: automated: scheduled",
+        ),
+        pytest.param(put(AUTOMATED_BASAL, ("suppressed",), SCHEDULED_SUPPRESSED), id="automated: scheduled"),
+        pytest.param(
+            put(TEMP, ("suppressed",), {**SCHEDULED_SUPPRESSED, "annotations": [{"code": "x"}]}),
+            id="suppressed annotations",
+        ),
+    ],
+)
+def test_platform_suppressed_accepted(datum: dict[str, Any]) -> None:
+    assert errors_of(datum) == []
+
+
+@pytest.mark.parametrize(
+    ("datum", "expected"),
+    [
+        # The nested suppressed of a suppressed temp (temporary.go) or automated (automated.go) basal is
+        # a scheduled basal only, reported as at the top level of each.
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**TEMP_SUPPRESSED, "suppressed": TEMP_SUPPRESSED}),
+            [(NOT_ALLOWED, "/0/suppressed/suppressed/type")],
+            id="suspend: temp: temp",
+        ),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**AUTOMATED_SUPPRESSED, "suppressed": TEMP_SUPPRESSED}),
+            [(NOT_ALLOWED, "/0/suppressed/suppressed/deliveryType")],
+            id="suspend: automated: temp",
+        ),
+        # A suppressed scheduled basal has no suppressed of its own (scheduled.go SuppressedScheduled).
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**SCHEDULED_SUPPRESSED, "suppressed": SCHEDULED_SUPPRESSED}),
+            [(NOT_PARSED, "/0/suppressed/suppressed")],
+            id="suspend: scheduled: scheduled",
+        ),
+        # Each kind has its own fields: percent only on temp, scheduleName not on temp.
+        pytest.param(
+            put(TEMP, ("suppressed",), {**SCHEDULED_SUPPRESSED, "percent": 0.5}),
+            [(NOT_PARSED, "/0/suppressed/percent")],
+            id="suppressed scheduled percent",
+        ),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**TEMP_SUPPRESSED, "scheduleName": "Standard"}),
+            [(NOT_PARSED, "/0/suppressed/scheduleName")],
+            id="suppressed temp scheduleName",
+        ),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), {**TEMP_SUPPRESSED, "percent": 10.1}),
+            [(OUT, "/0/suppressed/percent")],
+            id="suppressed temp percent",
+        ),
+        # rate Exists() in every kind.
+        pytest.param(drop(TEMP, ("suppressed", "rate")), [(NOT_EXISTS, "/0/suppressed/rate")], id="rate"),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), drop(TEMP_SUPPRESSED, ("rate",))),
+            [(NOT_EXISTS, "/0/suppressed/rate")],
+            id="temp rate",
+        ),
+        pytest.param(
+            put(SUSPEND, ("suppressed",), drop(AUTOMATED_SUPPRESSED, ("rate",))),
+            [(NOT_EXISTS, "/0/suppressed/rate")],
+            id="automated rate",
+        ),
+        pytest.param(
+            put(TEMP, ("suppressed",), {**SCHEDULED_SUPPRESSED, "scheduleName": ""}),
+            [(EMPTY, "/0/suppressed/scheduleName")],
+            id="scheduleName empty",
+        ),
+        # As in the platform, a suppressed basal of a type not allowed is not looked at any further.
+        pytest.param(
+            put(TEMP, ("suppressed",), {**TEMP_SUPPRESSED, "rate": 100.1, "bogus": 1}),
+            [(NOT_ALLOWED, "/0/suppressed/type")],
+            id="not allowed, nothing else",
+        ),
+    ],
+)
+def test_platform_suppressed_errors(datum: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert errors_of(datum) == expected
+
+
+def test_platform_suspend_has_no_insulin_formulation() -> None:
+    """suspend.go: nothing is delivered, so no insulinFormulation (nor rate)."""
+    formulation = {"simple": {"actingType": "rapid"}}
+    assert errors_of(put(SUSPEND, ("insulinFormulation",), formulation)) == [
+        (NOT_PARSED, "/0/insulinFormulation")
+    ]
+    assert errors_of(put(SUSPEND, ("rate",), 1)) == [(NOT_PARSED, "/0/rate")]
+    assert errors_of(put(TEMP, ("insulinFormulation",), formulation)) == []
+
+
+def test_suppressed_is_kept_in_the_stored_document() -> None:
+    datum = put(SUSPEND, ("suppressed",), {**TEMP_SUPPRESSED, "suppressed": SCHEDULED_SUPPRESSED})
+    [stored] = parse_data([datum]).datums
+    assert stored.doc["suppressed"] == {**TEMP_SUPPRESSED, "suppressed": SCHEDULED_SUPPRESSED}
