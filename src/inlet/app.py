@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from inlet import __version__
+from inlet.accounts.service import AccountService
+from inlet.api import errors
+from inlet.api.body import BodyLimit
 from inlet.data.service import DataService
 from inlet.db.engine import create_db_engine
-from inlet.model.timeutil import format_utc, now_utc
 from inlet.settings import Settings, load_settings
+
+GrantHook = Callable[[Connection, str, str], set[str]]
 
 
 @dataclass
@@ -21,26 +27,49 @@ class Services:
     settings: Settings
     engine: Engine
     data: DataService
+    accounts: AccountService
+    grant_hooks: list[GrantHook] = field(default_factory=list)
+
+    def grants(self, conn: Connection, owner_id: str, grantee_id: str) -> set[str]:
+        """Every permission ``owner_id`` gives ``grantee_id``: direct grants, then each hook's (clinics)."""
+        have = set(self.accounts.granted(conn, owner_id, grantee_id))
+        for hook in self.grant_hooks:
+            have |= hook(conn, owner_id, grantee_id)
+        return have
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    settings = settings or load_settings()
+def create_services(settings: Settings, engine: Engine | None = None, **overrides: Any) -> Services:
     engine = engine or create_db_engine(settings.resolved_database_url())
-    services = Services(settings=settings, engine=engine, data=DataService())
+    accounts = AccountService(
+        password_profile=settings.password_hashing,
+        session_ttl_seconds=settings.session_ttl_minutes * 60,
+    )
+    services = Services(settings=settings, engine=engine, data=DataService(), accounts=accounts)
+    for key, value in overrides.items():
+        setattr(services, key, value)
+    return services
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, services: Services | None = None
+) -> FastAPI:
+    settings = settings or (services.settings if services else load_settings())
+    services = services or create_services(settings, engine)
 
     app = FastAPI(
-        title="Inlet", version=__version__, description="Tidepool-compatible diabetes data platform"
+        title="Inlet",
+        version=__version__,
+        description="Tidepool-compatible diabetes data platform",
     )
     app.state.services = services
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
-    @app.get("/v1/time", tags=["info"])
-    def server_time() -> dict[str, dict[str, str]]:
-        """The server's clock (uploaders compare it with the computer's)."""
-        return {"data": {"time": format_utc(now_utc())}}
+    from inlet.accounts import access_routes, clinic_routes, routes
+    from inlet.api import info
+    from inlet.data import read_routes
+    from inlet.data import routes as data_routes
 
-    @app.get("/info", tags=["info"])
-    def info() -> dict[str, dict[str, str]]:
-        """Versions, as the uploader checks before uploading."""
-        return {"versions": {"uploaderMinimum": "2.0.0", "inlet": __version__}}
-
+    for module in (info, routes, access_routes, clinic_routes, data_routes, read_routes):
+        app.include_router(module.router)
     return app

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     mail_from: str = "inlet@localhost"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: str = "INFO"
+    session_ttl_minutes: int = Field(default=60, gt=0, description="session token lifetime")
+    password_hashing: str = Field(
+        default="standard", pattern="^(standard|fast-insecure-for-tests)$", description="argon2 cost profile"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

@@ -102,3 +102,65 @@ DEVICE_DATA_INSERT_COLUMNS = (
     "doc",
 )
 """Column order of the bulk-insert row tuples (everything but the surrogate key)."""
+
+# ---- accounts (migration 0002) -------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(256), nullable=True, unique=True),
+    Column("password_hash", Text),
+    Column("emails", Json, nullable=False),
+    Column("roles", Json, nullable=False),
+    Column("terms_accepted", Text),
+    Column("email_verified", Boolean, nullable=False),
+    Column("custodial", Boolean, nullable=False),
+    Column("profile", Json),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Column("deleted_time", Micros),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_time", Micros, nullable=False),
+    Column("expires_time", Micros, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+restricted_tokens = Table(
+    "restricted_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("paths", Json, nullable=False),
+    Column("created_time", Micros, nullable=False),
+    Column("expires_time", Micros, nullable=False),
+    Index("ix_restricted_tokens_user", "user_id"),
+)
+
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("granter_id", String(32), primary_key=True),
+    Column("grantee_id", String(32), primary_key=True),
+    Column("perms", Json, nullable=False),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Index("ix_permissions_grantee", "grantee_id"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("username", String(256), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("time", Micros, nullable=False),
+    Index("ix_login_failures_user_address_time", "username", "address", "time"),
+)

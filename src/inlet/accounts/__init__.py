@@ -1,0 +1,1 @@
+"""Users, sessions, restricted tokens, permissions, clinics and clinicians."""

@@ -1,0 +1,104 @@
+"""Who is asking: the caller of a request, from a session token, a restricted token or the service
+secret, and the permission checks every endpoint makes."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+
+from inlet.accounts.service import effective
+from inlet.api.deps import get_services
+from inlet.api.errors import unauthenticated, unauthorized
+from inlet.db.engine import read_only
+
+SESSION_HEADER = "x-tidepool-session-token"
+SERVICE_SECRET_HEADER = "x-tidepool-service-secret"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated party of a request."""
+
+    kind: str  # "anonymous", "user", "service"
+    user_id: str | None = None
+    session_token: str | None = None
+    restricted: bool = False
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "service"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+
+ANONYMOUS = Caller("anonymous")
+
+
+def current_caller(request: Request) -> Caller:
+    """Resolve the caller; a token that is present but invalid or expired is a 401, never anonymous."""
+    services = get_services(request)
+    secret = request.headers.get(SERVICE_SECRET_HEADER)
+    if secret is not None:
+        configured = services.settings.service_secret
+        if configured is None or not hmac.compare_digest(secret, configured.get_secret_value()):
+            raise unauthenticated()
+        return Caller("service")
+    token = request.headers.get(SESSION_HEADER)
+    restricted = request.query_params.get("restricted_token")
+    if token is None and restricted is None:
+        return ANONYMOUS
+    with read_only(services.engine) as conn:
+        if token is not None:
+            session = services.accounts.resolve_session(conn, token)
+            if session is None:
+                raise unauthenticated()
+            if session.kind == "server":
+                return Caller("service", session_token=token)
+            return Caller("user", user_id=session.user_id, session_token=token)
+        assert restricted is not None
+        grant = services.accounts.resolve_restricted_token(conn, restricted)
+    if grant is None:
+        raise unauthenticated()
+    if not grant.allows(request.url.path):
+        raise unauthorized()
+    return Caller("user", user_id=grant.user_id, restricted=True)
+
+
+def authenticated_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    if caller.is_anonymous:
+        raise unauthenticated()
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+AuthDep = Annotated[Caller, Depends(authenticated_caller)]
+
+
+def permissions_for(request: Request, conn: Connection, caller: Caller, owner_id: str) -> frozenset[str]:
+    """What ``caller`` may do with ``owner_id``'s account and data."""
+    if caller.is_service:
+        return effective({"root"})
+    if caller.user_id is None:
+        return frozenset()
+    if caller.user_id == owner_id:
+        return effective({"root"})
+    services = get_services(request)
+    return effective(services.grants(conn, owner_id, caller.user_id))
+
+
+def require(
+    request: Request, conn: Connection, caller: Caller, owner_id: str, *needed: str
+) -> frozenset[str]:
+    """Raise 401 for anonymous callers and 403 unless the caller holds one of ``needed``."""
+    if caller.is_anonymous:
+        raise unauthenticated()
+    have = permissions_for(request, conn, caller, owner_id)
+    if not have.intersection(needed):
+        raise unauthorized()
+    return have

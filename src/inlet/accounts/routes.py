@@ -1,0 +1,152 @@
+"""Shoreline-compatible authentication: signup, login (Basic), refresh, logout, the current user."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from inlet.accounts.deps import SESSION_HEADER, AuthDep
+from inlet.accounts.service import ROLES, Throttled, User, UsernameTaken
+from inlet.api.deps import JsonBody, ServicesDep, WriteConn
+from inlet.api.errors import PlatformError, json_response, unauthenticated
+
+router = APIRouter(tags=["auth"])
+
+
+def _with_token(body: dict[str, Any], token: str, status: int = 200) -> Response:
+    return json_response(body, status, headers={SESSION_HEADER: token})
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _basic_credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise unauthenticated()
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise unauthenticated() from error
+    username, sep, password = decoded.partition(":")
+    if not sep or not username:
+        raise unauthenticated()
+    return username, password
+
+
+@router.post("/auth/login", responses={200: {"description": "the user; token in x-tidepool-session-token"}})
+def login(request: Request, services: ServicesDep, conn: WriteConn) -> Response:
+    """Log in with HTTP Basic credentials; the session token comes back in the response header."""
+    username, password = _basic_credentials(request)
+    address = client_address(request)
+    accounts = services.accounts
+    try:
+        accounts.check_throttle(conn, username, address)
+    except Throttled as throttled:
+        raise PlatformError(
+            429,
+            "too-many-requests",
+            "too many failed logins",
+            f"too many failed logins; try again in {throttled.retry_after} seconds",
+            headers={"Retry-After": str(throttled.retry_after)},
+        ) from throttled
+    user = accounts.authenticate(conn, username, password)
+    if user is None:
+        accounts.record_failure(conn, username, address)
+        conn.commit()  # the failure must count even though the request fails
+        raise unauthenticated()
+    return _with_token(user.public(), accounts.create_session(conn, user.id))
+
+
+@router.get("/auth/login")
+def refresh(caller: AuthDep, services: ServicesDep, conn: WriteConn) -> Response:
+    """Refresh a session: a new token in the header; the old one stops working."""
+    if caller.restricted or caller.session_token is None:
+        raise unauthenticated()
+    if caller.is_service:
+        services.accounts.end_session(conn, caller.session_token)
+        token = services.accounts.create_session(conn, "server", kind="server")
+        return _with_token({"isserver": True}, token)
+    assert caller.user_id is not None
+    user = services.accounts.get_user(conn, caller.user_id)
+    if user is None:
+        raise unauthenticated()
+    services.accounts.end_session(conn, caller.session_token)
+    return _with_token(user.public(), services.accounts.create_session(conn, user.id))
+
+
+@router.post("/auth/logout")
+def logout(caller: AuthDep, services: ServicesDep, conn: WriteConn) -> Response:
+    if caller.session_token:
+        services.accounts.end_session(conn, caller.session_token)
+    return json_response({})
+
+
+@router.post("/auth/user", status_code=201)
+def signup(body: JsonBody, services: ServicesDep, conn: WriteConn) -> Response:
+    """Create an account: ``{username, password, emails, roles}``; 201 with the user and a session."""
+    if not isinstance(body, dict):
+        raise PlatformError(
+            400, "type-not-object", "type is not object", "body must be a JSON object", pointer=""
+        )
+    username, password = body.get("username"), body.get("password")
+    _require_text(username, "username")
+    _require_text(password, "password")
+    assert isinstance(username, str) and isinstance(password, str)
+    if len(password) < 8:
+        raise PlatformError(
+            400,
+            "length-out-of-range",
+            "length is out of range",
+            f"length {len(password)} is not greater than or equal to 8",
+            pointer="/password",
+        )
+    emails = body.get("emails") or [username]
+    roles = body.get("roles") or []
+    if not isinstance(emails, list) or not all(isinstance(e, str) and e for e in emails):
+        raise PlatformError(
+            400, "value-not-valid", "value is not valid", "emails must be strings", pointer="/emails"
+        )
+    if not isinstance(roles, list) or any(r not in ROLES for r in roles):
+        raise PlatformError(
+            400,
+            "value-not-allowed",
+            "value is not one of the allowed values",
+            f"roles must be among {list(ROLES)}",
+            pointer="/roles",
+        )
+    try:
+        user = services.accounts.create_user(
+            conn, username=username, password=password, emails=emails, roles=roles
+        )
+    except UsernameTaken as taken:
+        raise PlatformError(
+            409, "value-duplicate", "user already exists", "user already exists", pointer="/username"
+        ) from taken
+    return _with_token(user.public(), services.accounts.create_session(conn, user.id), 201)
+
+
+@router.get("/auth/user")
+def current_user(caller: AuthDep, services: ServicesDep, conn: WriteConn) -> Response:
+    if caller.user_id is None:
+        raise unauthenticated()
+    user = services.accounts.get_user(conn, caller.user_id)
+    if user is None:
+        raise unauthenticated()
+    return json_response(user.public())
+
+
+def _require_text(value: Any, name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise PlatformError(
+            400, "value-not-exists", "value does not exist", "value does not exist", pointer=f"/{name}"
+        )
+
+
+__all__ = ["User", "router"]

@@ -1,0 +1,328 @@
+"""Accounts: users, login sessions, restricted tokens and permissions.
+
+Functions take the caller's connection and never commit (the request is the transaction). Tokens
+are returned to the caller once and stored only as digests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from inlet.accounts import passwords, tokens
+from inlet.db.schema import login_failures, permissions, restricted_tokens, sessions, users
+from inlet.model.timeutil import format_utc, from_micros, now_utc, to_micros
+
+ROLES = ("patient", "clinician", "clinic", "custodial_account", "care_partner", "demo")
+PERMISSIONS = ("root", "custodian", "upload", "view", "follow")
+RESTRICTED_TOKEN_DEFAULT_SECONDS = 3600
+RESTRICTED_TOKEN_MAX_SECONDS = 90 * 86400
+RESTRICTED_TOKEN_MAX_PATHS = 10
+THROTTLE_FAILURES = 5
+THROTTLE_WINDOW_SECONDS = 15 * 60
+_US = 1_000_000
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class User:
+    id: str
+    username: str | None
+    emails: list[str]
+    roles: list[str]
+    terms_accepted: str | None
+    email_verified: bool
+    custodial: bool
+    profile: dict[str, Any] | None
+    password_hash: str | None = field(default=None, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """The shoreline user object clients read."""
+        body: dict[str, Any] = {
+            "userid": self.id,
+            "username": self.username,
+            "emails": self.emails,
+            "roles": self.roles,
+            "emailVerified": self.email_verified,
+        }
+        if self.terms_accepted:
+            body["termsAccepted"] = self.terms_accepted
+        return body
+
+    @classmethod
+    def from_row(cls, row: Any) -> User:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            username=m["username"],
+            emails=list(m["emails"] or []),
+            roles=list(m["roles"] or []),
+            terms_accepted=m["terms_accepted"],
+            email_verified=bool(m["email_verified"]),
+            custodial=bool(m["custodial"]),
+            profile=m["profile"],
+            password_hash=m["password_hash"],
+        )
+
+
+@dataclass(slots=True)
+class Session:
+    user_id: str
+    kind: str  # "user" or "server"
+    expires_time: int
+
+
+@dataclass(slots=True)
+class RestrictedToken:
+    user_id: str
+    paths: list[str]
+    created_time: int
+    expires_time: int
+
+    def allows(self, path: str) -> bool:
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.paths)
+
+
+class UsernameTaken(Exception):
+    pass
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class AccountService:
+    password_profile: str = "standard"
+    session_ttl_seconds: int = 3600
+    clock: Clock = now_utc
+
+    def now(self) -> int:
+        return to_micros(self.clock())
+
+    # ---- users -------------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        conn: Connection,
+        *,
+        username: str | None,
+        password: str | None,
+        emails: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        custodial: bool = False,
+        profile: dict[str, Any] | None = None,
+    ) -> User:
+        name = normalize_username(username) if username else None
+        if name and self.find_user(conn, name) is not None:
+            raise UsernameTaken(name)
+        user = User(
+            id=tokens.new_user_id(),
+            username=name,
+            emails=[normalize_username(e) for e in emails] or ([name] if name else []),
+            roles=list(dict.fromkeys(roles)),
+            terms_accepted=None,
+            email_verified=False,
+            custodial=custodial,
+            profile=profile,
+            password_hash=passwords.hash_password(password, self.password_profile) if password else None,
+        )
+        now = self.now()
+        conn.execute(
+            insert(users).values(
+                id=user.id,
+                username=user.username,
+                password_hash=user.password_hash,
+                emails=user.emails,
+                roles=user.roles,
+                terms_accepted=None,
+                email_verified=False,
+                custodial=custodial,
+                profile=profile,
+                created_time=now,
+                modified_time=now,
+            )
+        )
+        return user
+
+    def get_user(self, conn: Connection, user_id: str) -> User | None:
+        row = conn.execute(select(users).where(users.c.id == user_id, users.c.deleted_time.is_(None))).first()
+        return User.from_row(row) if row else None
+
+    def find_user(self, conn: Connection, username: str) -> User | None:
+        name = normalize_username(username)
+        row = conn.execute(
+            select(users).where(users.c.username == name, users.c.deleted_time.is_(None))
+        ).first()
+        return User.from_row(row) if row else None
+
+    def update_user(self, conn: Connection, user: User, **values: Any) -> User:
+        if "password" in values:
+            password = values.pop("password")
+            values["password_hash"] = passwords.hash_password(password, self.password_profile)
+        if "username" in values and values["username"] is not None:
+            name = normalize_username(values["username"])
+            other = self.find_user(conn, name)
+            if other is not None and other.id != user.id:
+                raise UsernameTaken(name)
+            values["username"] = name
+        conn.execute(update(users).where(users.c.id == user.id).values(modified_time=self.now(), **values))
+        updated = self.get_user(conn, user.id)
+        assert updated is not None
+        return updated
+
+    # ---- login and sessions ----------------------------------------------------------------------
+
+    def check_throttle(self, conn: Connection, username: str, address: str) -> None:
+        """Five failures for one account from one address within 15 minutes lock that pair out."""
+        now = self.now()
+        since = now - THROTTLE_WINDOW_SECONDS * _US
+        name = normalize_username(username)
+        row = conn.execute(
+            select(func.count(), func.min(login_failures.c.time)).where(
+                login_failures.c.username == name,
+                login_failures.c.address == address,
+                login_failures.c.time > since,
+            )
+        ).one()
+        count, oldest = row
+        if count >= THROTTLE_FAILURES:
+            retry_after = max(1, (oldest + THROTTLE_WINDOW_SECONDS * _US - now) // _US + 1)
+            raise Throttled(int(retry_after))
+
+    def record_failure(self, conn: Connection, username: str, address: str) -> None:
+        now = self.now()
+        conn.execute(
+            delete(login_failures).where(login_failures.c.time <= now - THROTTLE_WINDOW_SECONDS * _US)
+        )
+        conn.execute(
+            insert(login_failures).values(username=normalize_username(username), address=address, time=now)
+        )
+
+    def authenticate(self, conn: Connection, username: str, password: str) -> User | None:
+        user = self.find_user(conn, username)
+        ok = passwords.verify_password(user.password_hash if user else None, password, self.password_profile)
+        return user if ok and user is not None else None
+
+    def create_session(self, conn: Connection, user_id: str, kind: str = "user") -> str:
+        token = tokens.new_token()
+        now = self.now()
+        conn.execute(
+            insert(sessions).values(
+                token_hash=tokens.digest(token),
+                user_id=user_id,
+                kind=kind,
+                created_time=now,
+                expires_time=now + self.session_ttl_seconds * _US,
+            )
+        )
+        return token
+
+    def resolve_session(self, conn: Connection, token: str) -> Session | None:
+        row = conn.execute(select(sessions).where(sessions.c.token_hash == tokens.digest(token))).first()
+        if row is None or row.expires_time <= self.now():
+            return None
+        return Session(user_id=row.user_id, kind=row.kind, expires_time=row.expires_time)
+
+    def end_session(self, conn: Connection, token: str) -> None:
+        conn.execute(delete(sessions).where(sessions.c.token_hash == tokens.digest(token)))
+
+    def purge_expired_sessions(self, conn: Connection) -> None:
+        conn.execute(delete(sessions).where(sessions.c.expires_time <= self.now()))
+
+    # ---- restricted tokens -----------------------------------------------------------------------
+
+    def create_restricted_token(
+        self, conn: Connection, user_id: str, paths: list[str], expires_time: int | None = None
+    ) -> tuple[str, RestrictedToken]:
+        now = self.now()
+        expires = expires_time if expires_time is not None else now + RESTRICTED_TOKEN_DEFAULT_SECONDS * _US
+        expires = min(expires, now + RESTRICTED_TOKEN_MAX_SECONDS * _US)
+        token = tokens.new_token()
+        conn.execute(
+            insert(restricted_tokens).values(
+                token_hash=tokens.digest(token),
+                user_id=user_id,
+                paths=paths,
+                created_time=now,
+                expires_time=expires,
+            )
+        )
+        return token, RestrictedToken(user_id=user_id, paths=paths, created_time=now, expires_time=expires)
+
+    def resolve_restricted_token(self, conn: Connection, token: str) -> RestrictedToken | None:
+        row = conn.execute(
+            select(restricted_tokens).where(restricted_tokens.c.token_hash == tokens.digest(token))
+        ).first()
+        if row is None or row.expires_time <= self.now():
+            return None
+        return RestrictedToken(
+            user_id=row.user_id,
+            paths=list(row.paths),
+            created_time=row.created_time,
+            expires_time=row.expires_time,
+        )
+
+    # ---- permissions -------------------------------------------------------------------------------
+
+    def granted(self, conn: Connection, owner_id: str, grantee_id: str) -> dict[str, Any]:
+        """The permissions ``owner_id`` granted ``grantee_id`` directly (``{"view": {}, ...}``)."""
+        row = conn.execute(
+            select(permissions.c.perms).where(
+                permissions.c.granter_id == owner_id, permissions.c.grantee_id == grantee_id
+            )
+        ).first()
+        return dict(row.perms) if row else {}
+
+    def set_permissions(
+        self, conn: Connection, owner_id: str, grantee_id: str, perms: dict[str, Any]
+    ) -> None:
+        """Replace what ``owner_id`` grants ``grantee_id``; an empty map removes the grant."""
+        conn.execute(
+            delete(permissions).where(
+                permissions.c.granter_id == owner_id, permissions.c.grantee_id == grantee_id
+            )
+        )
+        if perms:
+            conn.execute(
+                insert(permissions).values(
+                    granter_id=owner_id, grantee_id=grantee_id, perms=perms, created_time=self.now()
+                )
+            )
+
+    def grants_to(self, conn: Connection, owner_id: str) -> dict[str, dict[str, Any]]:
+        rows = conn.execute(select(permissions).where(permissions.c.granter_id == owner_id))
+        return {row.grantee_id: dict(row.perms) for row in rows}
+
+    def grants_from(self, conn: Connection, grantee_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(grantee_ids)
+        rows = conn.execute(select(permissions).where(or_(*(permissions.c.grantee_id == g for g in ids))))
+        out: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            out.setdefault(row.granter_id, {}).update(row.perms)
+        return out
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def effective(perms: Iterable[str]) -> frozenset[str]:
+    """Permissions with what they imply: root implies all; custodian implies upload and view."""
+    have = set(perms)
+    if "root" in have:
+        have |= set(PERMISSIONS)
+    if "custodian" in have:
+        have |= {"upload", "view"}
+    return frozenset(have)
+
+
+def timestamp(micros: int) -> str:
+    return format_utc(from_micros(micros))

@@ -1,0 +1,20 @@
+"""Bearer secrets: generated here, stored only as SHA-256 digests, compared in constant time by lookup."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+
+def new_token() -> str:
+    """A session or restricted token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_user_id() -> str:
+    """Tidepool user ids are 10 lowercase hex characters."""
+    return secrets.token_hex(5)

@@ -1,0 +1,44 @@
+"""FastAPI dependencies shared by every domain: the services and database connections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+
+from inlet.api.body import read_json
+from inlet.db.engine import read_only
+
+if TYPE_CHECKING:
+    from inlet.app import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated["Services", Depends(get_services)]
+
+
+def write_connection(request: Request) -> Iterator[Connection]:
+    """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    with get_services(request).engine.begin() as conn:
+        yield conn
+
+
+def read_connection(request: Request) -> Iterator[Connection]:
+    with read_only(get_services(request).engine) as conn:
+        yield conn
+
+
+WriteConn = Annotated[Connection, Depends(write_connection)]
+ReadConn = Annotated[Connection, Depends(read_connection)]
+
+
+async def json_body(request: Request) -> Any:
+    return await read_json(request)
+
+
+JsonBody = Annotated[Any, Depends(json_body)]
