@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -28,10 +30,8 @@ def verify_password(password_hash: str | None, password: str, profile: str) -> b
         if profile not in _DUMMY:
             _DUMMY[profile] = ph.hash("not-a-password-anyone-has")
         password_hash = _DUMMY[profile]
-        try:
+        with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
             ph.verify(password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return ph.verify(password_hash, password)

@@ -98,7 +98,8 @@ def signup(body: JsonBody, services: ServicesDep, conn: WriteConn) -> Response:
     username, password = body.get("username"), body.get("password")
     _require_text(username, "username")
     _require_text(password, "password")
-    assert isinstance(username, str) and isinstance(password, str)
+    assert isinstance(username, str)
+    assert isinstance(password, str)
     if len(password) < 8:
         raise PlatformError(
             400,
