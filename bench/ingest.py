@@ -17,6 +17,8 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +145,7 @@ def batches(data: list[dict[str, Any]]) -> list[bytes]:
     return [orjson.dumps(data[i : i + BATCH]) for i in range(0, len(data), BATCH)]
 
 
-def run_pipeline(engine: Any, bodies: list[bytes]) -> int:
+def run_pipeline(engine: Any, bodies: Iterable[bytes]) -> int:
     """Ours: what an uploader's requests go through, in one transaction."""
     service = DataService()
     stored = 0
@@ -199,18 +201,21 @@ def measure(
     return ours, floor
 
 
-def child_peak_memory(days: int) -> float:
-    """Run only the pipeline in a child process; return its peak RSS in MB."""
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", "--days", str(days)], check=True, capture_output=True, text=True
-    ).stdout
+def child_peak_memory(bodies: list[bytes]) -> float:
+    """Run only the pipeline in a child process (it reads the request bodies from a file, one per
+    line, as a server receives them one at a time); return its peak RSS in MB."""
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as file:
+        file.write(b"\n".join(bodies))
+        file.flush()
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", file.name], check=True, capture_output=True, text=True
+        ).stdout
     return float(output.strip().splitlines()[-1])
 
 
-def child(days: int) -> None:
-    bodies = batches(generate(days))
-    with fresh_database("sqlite") as engine:
-        run_pipeline(engine, bodies)
+def child(path: str) -> None:
+    with open(path, "rb") as file, fresh_database("sqlite") as engine:
+        run_pipeline(engine, (line for line in file))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -220,7 +225,7 @@ def main() -> None:
     )
     parser.add_argument("--json", help="write result rows here")
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.days)
@@ -252,7 +257,7 @@ def main() -> None:
             )
         )
         results.append(Result(f"ingest.{kind}.seconds", ours, "s", floor, ours / floor, None))
-    peak = child_peak_memory(args.days)
+    peak = child_peak_memory(bodies)
     results.append(Result("ingest.sqlite.peak_memory", peak, "MB", None, None, MEMORY_TARGET_MB))
     for result in results:
         print(result.line())

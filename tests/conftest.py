@@ -21,6 +21,15 @@ from inlet.db.migrate import upgrade
 from inlet.db.schema import metadata
 
 POSTGRES_URL = os.environ.get("INLET_TEST_POSTGRES_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every datum any test parses through the fast path is checked against the three-step path."""
+    from inlet.model import parse
+
+    parse.VERIFY_FAST_PATH = True
+
+
 POSTGRES_SKIP = "PostgreSQL storage tests skipped: INLET_TEST_POSTGRES_URL is not set (.ci/run sets it)"
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -95,4 +104,5 @@ from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 hypothesis_settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
+hypothesis_settings.register_profile("deep", max_examples=5000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -84,8 +84,26 @@ def archive_duplicates_within(conn: Connection, data_set_id: str, now: int) -> N
     )
 
 
-def archive_device_data_with_hashes_of(conn: Connection, user_id: str, data_set_id: str, now: int) -> int:
-    """device.deactivate.hash at close: the user's other active data with a hash in this set."""
+def other_data_sets_of_device(conn: Connection, user_id: str, device_id: str, data_set_id: str) -> bool:
+    """Whether the user has another live data set of this device (a cheap look at data_sets)."""
+    query = (
+        select(data_sets.c.id)
+        .where(
+            data_sets.c.user_id == user_id,
+            data_sets.c.device_id == device_id,
+            data_sets.c.id != data_set_id,
+            data_sets.c.deleted_time.is_(None),
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def archive_device_data_with_hashes_of(
+    conn: Connection, user_id: str, device_id: str, data_set_id: str, now: int
+) -> int:
+    """device.deactivate.hash at close: the user's other active data of the same device with a hash
+    in this set."""
     hashes = select(d.c.dedup_hash).where(
         d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT
     )
@@ -94,6 +112,7 @@ def archive_device_data_with_hashes_of(conn: Connection, user_id: str, data_set_
         .where(
             d.c.user_id == user_id,
             d.c.active.is_(True),
+            d.c.device_id == device_id,
             d.c.data_set_id != data_set_id,
             d.c.dedup_hash.in_(hashes),
         )

@@ -47,6 +47,7 @@ class DatumType:
         merged.update(self.fields)
         self.all_fields = merged
         self.plan = plan(merged)
+        self._fast: Any = None
         required = list(COMMON_REQUIRED)
         if self.sub_key:
             required.append(self.sub_key)
@@ -69,6 +70,14 @@ class DatumType:
         validate_fields(self.plan, values, ptr, errs, ctx)
         for rule in self.rules:
             rule(values, ptr, errs, ctx)
+
+    def fast_path(self) -> Any:
+        """The generated single-pass path for valid datums (see :mod:`inlet.model.fastpath`)."""
+        if self._fast is None:
+            from inlet.model.fastpath import compile_fast_path
+
+            self._fast = compile_fast_path(self)
+        return self._fast
 
     def normalize(self, values: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
         return normalize_fields(self.plan, values, ctx or self.context(values))

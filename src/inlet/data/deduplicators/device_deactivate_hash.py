@@ -2,8 +2,8 @@
 readings from its earlier uploads.
 
 add: store each datum with its device-id identity hash, inactive. close: the user's other active data
-with a hash in this upload is archived (``archived_data_set_id`` = this set), then this upload is
-activated. delete: what this set archived is restored, then its own data is tombstoned.
+of the same deviceId with a hash in this upload is archived (``archived_data_set_id`` = this set),
+then this upload is activated. delete: what this set archived is restored, then its own data is tombstoned.
 Inlet also archives earlier copies of one hash within the same upload, so a retried batch never
 doubles the data.
 """
@@ -25,7 +25,9 @@ class DeviceDeactivateHash(Deduplicator):
 
     def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
         storage.archive_duplicates_within(conn, data_set.id, now)
-        storage.archive_device_data_with_hashes_of(conn, data_set.user_id, data_set.id, now)
+        device_id = data_set.device_id
+        if device_id and storage.other_data_sets_of_device(conn, data_set.user_id, device_id, data_set.id):
+            storage.archive_device_data_with_hashes_of(conn, data_set.user_id, device_id, data_set.id, now)
 
     def before_delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
         storage.unarchive_data_archived_by(conn, data_set.id, now)
