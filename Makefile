@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stamp-install
+# Tidepool's platform client (npm) for tests/client; `make test` installs it only where npm exists.
+CLIENT_DIR   := tests/client
+CLIENT_STAMP := $(CLIENT_DIR)/node_modules/.stamp-install
+NPM          := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint bench clean
+.PHONY: help install client demo serve test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,10 +23,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install Inlet with its development tools
 
+$(CLIENT_STAMP): $(CLIENT_DIR)/package.json $(CLIENT_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed: cannot install the platform client for tests/client"; exit 1; }
+	cd $(CLIENT_DIR) && npm install --no-audit --no-fund
+	touch $(CLIENT_STAMP)
+
+client: $(CLIENT_STAMP) ## install Tidepool's platform client (npm) that tests/client drives
+
 demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
 	$(VENV)/bin/inlet demo
 
-test: $(STAMP) ## run every test (PostgreSQL too when INLET_TEST_POSTGRES_URL is set)
+test: $(STAMP) $(if $(NPM),$(CLIENT_STAMP)) ## run every test (PostgreSQL when INLET_TEST_POSTGRES_URL is set, the platform client when npm exists)
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff and mypy
@@ -33,5 +44,5 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## run the benchmarks and write bench/results.json
 	$(PY) bench/ingest.py --json bench/results-ingest.json
 
-clean: ## remove the virtualenv and embedded state
-	rm -rf $(VENV) .inlet .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove the virtualenv, embedded state and the npm client
+	rm -rf $(VENV) .inlet .pytest_cache .mypy_cache .ruff_cache $(CLIENT_DIR)/node_modules

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Connection, Engine
 
 from inlet import __version__
+from inlet.accounts.clinics import clinic_grants
 from inlet.accounts.service import AccountService
 from inlet.api import errors
 from inlet.api.body import BodyLimit
@@ -45,6 +46,8 @@ def create_services(settings: Settings, engine: Engine | None = None, **override
         session_ttl_seconds=settings.session_ttl_minutes * 60,
     )
     services = Services(settings=settings, engine=engine, data=DataService(), accounts=accounts)
+    # Clinics: what a patient shares with a clinic, every clinician of that clinic holds.
+    services.grant_hooks.append(clinic_grants)
     for key, value in overrides.items():
         setattr(services, key, value)
     return services

@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
-from inlet.accounts.service import effective
+from inlet.accounts.service import User, effective, is_user_id
 from inlet.api.deps import get_services
-from inlet.api.errors import unauthenticated, unauthorized
+from inlet.api.errors import not_found, unauthenticated, unauthorized
 from inlet.db.engine import read_only
 
 SESSION_HEADER = "x-tidepool-session-token"
@@ -88,6 +88,8 @@ def permissions_for(request: Request, conn: Connection, caller: Caller, owner_id
         return frozenset()
     if caller.user_id == owner_id:
         return effective({"root"})
+    if not is_user_id(owner_id):
+        return frozenset()  # names no account; never sent to the database
     services = get_services(request)
     return effective(services.grants(conn, owner_id, caller.user_id))
 
@@ -102,3 +104,22 @@ def require(
     if not have.intersection(needed):
         raise unauthorized()
     return have
+
+
+def require_account(
+    request: Request, conn: Connection, caller: Caller, user_id: str, *needed: str
+) -> tuple[User, frozenset[str]]:
+    """The account ``user_id`` and the caller's permissions on it, when they include one of ``needed``.
+
+    Anonymous callers get 401. A user without the permission gets 403, also when no such account
+    exists (a user learns nothing about accounts they may not see); a service gets 404 for an
+    account that does not exist."""
+    if caller.is_anonymous:
+        raise unauthenticated()
+    have = permissions_for(request, conn, caller, user_id)
+    if not have.intersection(needed):
+        raise unauthorized()
+    user = get_services(request).accounts.get_user(conn, user_id) if is_user_id(user_id) else None
+    if user is None:
+        raise not_found("user-not-found", "user", user_id)
+    return user, have

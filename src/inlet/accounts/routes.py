@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from inlet.accounts import user_routes
 from inlet.accounts.deps import SESSION_HEADER, AuthDep
 from inlet.accounts.service import ROLES, Throttled, User, UsernameTaken
+from inlet.accounts.validate import MAX_NAME, text, texts
 from inlet.api.deps import JsonBody, ServicesDep, WriteConn
 from inlet.api.errors import PlatformError, json_response, unauthenticated
 
@@ -26,6 +28,8 @@ def client_address(request: Request) -> str:
 
 
 def _basic_credentials(request: Request) -> tuple[str, str]:
+    """``(username, password)`` of an HTTP Basic header; 401 when there is none. A username no
+    account can have (too long, holding NUL) is refused here, before any database work."""
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -35,7 +39,7 @@ def _basic_credentials(request: Request) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError) as error:
         raise unauthenticated() from error
     username, sep, password = decoded.partition(":")
-    if not sep or not username:
+    if not sep or not username.strip() or len(username) > MAX_NAME or "\x00" in username:
         raise unauthenticated()
     return username, password
 
@@ -88,7 +92,25 @@ def logout(caller: AuthDep, services: ServicesDep, conn: WriteConn) -> Response:
     return json_response({})
 
 
-@router.post("/auth/user", status_code=201)
+SIGNUP_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "username": {"type": "string"},
+        "password": {"type": "string", "minLength": 8},
+        "emails": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+        "roles": {"type": "array", "items": {"type": "string", "enum": list(ROLES)}},
+    },
+    "required": ["username", "password"],
+}
+
+
+@router.post(
+    "/auth/user",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": SIGNUP_SCHEMA}}}
+    },
+)
 def signup(body: JsonBody, services: ServicesDep, conn: WriteConn) -> Response:
     """Create an account: ``{username, password, emails, roles}``; 201 with the user and a session."""
     if not isinstance(body, dict):
@@ -100,6 +122,7 @@ def signup(body: JsonBody, services: ServicesDep, conn: WriteConn) -> Response:
     _require_text(password, "password")
     assert isinstance(username, str)
     assert isinstance(password, str)
+    text(username, "/username", max_length=MAX_NAME)
     if len(password) < 8:
         raise PlatformError(
             400,
@@ -114,6 +137,7 @@ def signup(body: JsonBody, services: ServicesDep, conn: WriteConn) -> Response:
         raise PlatformError(
             400, "value-not-valid", "value is not valid", "emails must be strings", pointer="/emails"
         )
+    texts(emails, "/emails", max_items=10, max_length=MAX_NAME)
     if not isinstance(roles, list) or any(r not in ROLES for r in roles):
         raise PlatformError(
             400,
@@ -149,5 +173,8 @@ def _require_text(value: Any, name: str) -> None:
             400, "value-not-exists", "value does not exist", "value does not exist", pointer=f"/{name}"
         )
 
+
+# Users, custodial accounts, restricted tokens, the profile and signup confirmations.
+router.include_router(user_routes.router)
 
 __all__ = ["User", "router"]

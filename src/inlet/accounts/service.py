@@ -6,6 +6,7 @@ are returned to the caller once and stored only as digests.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from inlet.accounts import passwords, tokens
-from inlet.db.schema import login_failures, permissions, restricted_tokens, sessions, users
+from inlet.db.schema import (
+    clinic_patients,
+    login_failures,
+    permissions,
+    restricted_tokens,
+    sessions,
+    users,
+)
 from inlet.model.timeutil import format_utc, from_micros, now_utc, to_micros
 
 ROLES = ("patient", "clinician", "clinic", "custodial_account", "care_partner", "demo")
@@ -41,8 +49,8 @@ class User:
     profile: dict[str, Any] | None
     password_hash: str | None = field(default=None, repr=False)
 
-    def public(self) -> dict[str, Any]:
-        """The shoreline user object clients read."""
+    def public(self, *, for_service: bool = False) -> dict[str, Any]:
+        """The shoreline user object clients read; services also learn whether a password exists."""
         body: dict[str, Any] = {
             "userid": self.id,
             "username": self.username,
@@ -52,6 +60,8 @@ class User:
         }
         if self.terms_accepted:
             body["termsAccepted"] = self.terms_accepted
+        if for_service:
+            body["passwordExists"] = self.password_hash is not None
         return body
 
     @classmethod
@@ -164,9 +174,14 @@ class AccountService:
         return User.from_row(row) if row else None
 
     def update_user(self, conn: Connection, user: User, **values: Any) -> User:
+        """Change columns of a user (``password`` is hashed). A custodial account that gets a password
+        is claimed by its owner: it stops being custodial and its custodians lose custodianship."""
         if "password" in values:
             password = values.pop("password")
             values["password_hash"] = passwords.hash_password(password, self.password_profile)
+            if user.custodial:
+                values["custodial"] = False
+                self.drop_custodians(conn, user.id)
         if "username" in values and values["username"] is not None:
             name = normalize_username(values["username"])
             other = self.find_user(conn, name)
@@ -177,6 +192,33 @@ class AccountService:
         updated = self.get_user(conn, user.id)
         assert updated is not None
         return updated
+
+    def set_profile(self, conn: Connection, user_id: str, profile: dict[str, Any] | None) -> None:
+        conn.execute(
+            update(users).where(users.c.id == user_id).values(profile=profile, modified_time=self.now())
+        )
+
+    def drop_custodians(self, conn: Connection, user_id: str) -> None:
+        """Remove ``custodian`` from every grant on ``user_id``, keeping the other permissions."""
+        for grantee, perms in self.grants_to(conn, user_id).items():
+            if "custodian" in perms:
+                rest = {k: v for k, v in perms.items() if k != "custodian"}
+                self.set_permissions(conn, user_id, grantee, rest)
+        rows = conn.execute(
+            select(clinic_patients.c.clinic_id, clinic_patients.c.permissions).where(
+                clinic_patients.c.user_id == user_id
+            )
+        ).all()
+        for clinic_id, perms in rows:
+            if "custodian" in perms:
+                rest = {k: v for k, v in perms.items() if k != "custodian"}
+                where = (clinic_patients.c.clinic_id == clinic_id) & (clinic_patients.c.user_id == user_id)
+                if rest:
+                    conn.execute(
+                        update(clinic_patients).where(where).values(permissions=rest, updated_time=self.now())
+                    )
+                else:
+                    conn.execute(delete(clinic_patients).where(where))
 
     # ---- login and sessions ----------------------------------------------------------------------
 
@@ -312,6 +354,15 @@ class AccountService:
 
 def normalize_username(username: str) -> str:
     return username.strip().lower()
+
+
+_USER_ID = re.compile(r"[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_user_id(value: str) -> bool:
+    """Tidepool user ids: 10 hex digits (shoreline) or a UUID. Anything else names no user, and is
+    never sent to the database (PostgreSQL refuses some strings, such as ones holding NUL)."""
+    return _USER_ID.fullmatch(value) is not None
 
 
 def effective(perms: Iterable[str]) -> frozenset[str]:

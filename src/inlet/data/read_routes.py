@@ -1,7 +1,95 @@
-"""Routes of this module are added by the API work (see docs/api.md)."""
+"""``GET /data/:userId``: a user's device data as one streamed JSON array (tide-whisperer compatible).
+
+Who may read: the owner, a server (service secret or server session), or a user the owner granted
+``view`` (``root`` and ``custodian`` imply it); by session header or ``restricted_token``. Errors use
+tide-whisperer's ``{status, id, code, message}``:
+
+- 403 ``data_cant_view`` "user is not authorized to view data": no, a bad or an expired token, or no
+  permission (tide-whisperer answers 403 for all of these).
+- 400 ``invalid_parameters`` "one or more parameters are invalid": a query parameter that cannot be
+  read. tide-whisperer answers 500 with this code; Inlet never answers 5xx for bad input.
+
+The filters and their meaning are in :mod:`inlet.data.queries`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from inlet.accounts.deps import Caller, current_caller, permissions_for
+from inlet.api.deps import get_services
+from inlet.api.errors import DataReadError, PlatformError
+from inlet.data import queries
+from inlet.db.engine import read_only
+
+router = APIRouter(tags=["data"])
+
+CANT_VIEW = ("data_cant_view", "user is not authorized to view data")
+INVALID_PARAMETERS = ("invalid_parameters", "one or more parameters are invalid")
+
+
+def _error(status: int, code_message: tuple[str, str]) -> DataReadError:
+    code, message = code_message
+    return DataReadError(status, code, message, id=str(uuid.uuid4()))
+
+
+def _caller(request: Request) -> Caller:
+    try:
+        return current_caller(request)
+    except PlatformError as error:
+        raise _error(403, CANT_VIEW) from error
+
+
+Text = Annotated[str | None, Query()]
+
+
+@router.get(
+    "/data/{userId}",
+    responses={
+        200: {"description": "a JSON array of the user's active data, streamed"},
+        400: {"description": "invalid_parameters"},
+        403: {"description": "data_cant_view"},
+    },
+)
+def get_data(
+    request: Request,
+    userId: str,
+    type: Text = None,
+    subType: Text = None,
+    startDate: Text = None,
+    endDate: Text = None,
+    uploadId: Text = None,
+    deviceId: Text = None,
+    latest: Text = None,
+    cbgFilter: Text = None,
+    sampleIntervalMinimum: Text = None,
+    dosingDecisionReason: Annotated[str | None, Query(alias="dosingDecision.reason")] = None,
+    carelink: Text = None,
+    dexcom: Text = None,
+    medtronic: Text = None,
+    restricted_token: Text = None,
+) -> StreamingResponse:
+    """Device data of ``userId``: every active datum (and upload record) that passes the filters, in
+    time order. Storage-only fields never appear."""
+    services = get_services(request)
+    caller = _caller(request)
+    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    try:
+        query = queries.DataQuery.from_params(userId, params)
+    except queries.InvalidParameter as error:
+        raise _error(400, INVALID_PARAMETERS) from error
+    conn = read_only(services.engine)
+    try:
+        if caller.is_anonymous or not permissions_for(request, conn, caller, userId).intersection(
+            {"root", "view", "custodian"}
+        ):
+            raise _error(403, CANT_VIEW)
+        plan = queries.prepare(conn, query)
+    except BaseException:
+        conn.close()
+        raise
+    return StreamingResponse(queries.stream_json(conn, plan), media_type="application/json")

@@ -49,11 +49,19 @@ class DataService:
         return self.create_data_set_from(conn, user_id, parsed, created_user_id)
 
     def create_data_set_from(
-        self, conn: Connection, user_id: str, parsed: DataSetInput, created_user_id: str | None = None
+        self,
+        conn: Connection,
+        user_id: str,
+        parsed: DataSetInput,
+        created_user_id: str | None = None,
+        *,
+        data_set_id: str | None = None,
     ) -> DataSet:
+        """Store a new, open data set. ``data_set_id`` lets the importer derive ids deterministically
+        (32 lowercase hex); the API always lets the server pick one."""
         now = self.now()
         doc = dict(parsed.doc)
-        data_set_id = new_id()
+        data_set_id = data_set_id or new_id()
         data_set_type = parsed.data_set_type
         name = deduplicators.select_name(
             named=parsed.deduplicator_name,
@@ -79,6 +87,7 @@ class DataService:
         doc.setdefault("time", created)
         if created_user_id:
             doc["createdUserId"] = created_user_id
+            doc["byUser"] = created_user_id  # as the platform does: byUser is the creating user
         client = doc.get("client")
         record = DataSet(
             id=data_set_id,
@@ -157,6 +166,26 @@ class DataService:
         now = self.now()
         deduplicators.get(data_set.deduplicator_name).close(conn, data_set, now)
         self._touch(conn, data_set, now, state=CLOSED)
+        return data_set
+
+    def reopen(self, conn: Connection, data_set: DataSet) -> DataSet:
+        """Open a closed set again so more data can be added (the importer's resume path). Its data
+        stays as it is; closing again reruns the deduplicator, which is idempotent."""
+        if data_set.state != OPEN:
+            self._touch(conn, data_set, self.now(), state=OPEN)
+        return data_set
+
+    def update_data_set(self, conn: Connection, data_set: DataSet, values: dict[str, Any]) -> DataSet:
+        """Set the platform's updatable fields (``deviceId``, ``deviceModel``, ``deviceSerialNumber``,
+        ``time``, ``timezone``, ``timezoneOffset``; already validated) on a data set's record."""
+        if not values:
+            return data_set
+        data_set.doc.update(values)
+        columns: dict[str, Any] = {}
+        if "deviceId" in values:
+            data_set.device_id = values["deviceId"]
+            columns["device_id"] = values["deviceId"]
+        self._touch(conn, data_set, self.now(), **columns)
         return data_set
 
     def delete_data_set(self, conn: Connection, data_set: DataSet) -> None:

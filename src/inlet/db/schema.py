@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -163,4 +164,60 @@ login_failures = Table(
     Column("address", String(64), nullable=False),
     Column("time", Micros, nullable=False),
     Index("ix_login_failures_user_address_time", "username", "address", "time"),
+)
+
+# ---- clinics and confirmations (migration 0003) ---------------------------------------------------
+# A clinic's patients share their accounts with the clinic (``clinic_patients.permissions``); every
+# clinician of the clinic then holds those permissions (``inlet.accounts.clinics.clinic_grants``).
+
+clinics = Table(
+    "clinics",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("share_code", String(14), nullable=False, unique=True),
+    Column("doc", Json, nullable=False),  # the clinic's other fields, as clients name them
+    Column("created_time", Micros, nullable=False),
+    Column("updated_time", Micros, nullable=False),
+)
+
+clinicians = Table(
+    "clinicians",
+    metadata,
+    Column("clinic_id", String(24), ForeignKey("clinics.id"), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("email", Text),
+    Column("name", Text),
+    Column("roles", Json, nullable=False),
+    Column("created_time", Micros, nullable=False),
+    Column("updated_time", Micros, nullable=False),
+    Index("ix_clinicians_user", "user_id"),
+)
+
+clinic_patients = Table(
+    "clinic_patients",
+    metadata,
+    Column("clinic_id", String(24), ForeignKey("clinics.id"), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("doc", Json, nullable=False),  # fullName, birthDate, email, mrn, targetDevices
+    Column("permissions", Json, nullable=False),  # what the patient grants the clinic
+    Column("created_time", Micros, nullable=False),
+    Column("updated_time", Micros, nullable=False),
+    Index("ix_clinic_patients_user", "user_id"),
+)
+
+confirmations = Table(
+    "confirmations",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("type", String(32), nullable=False),  # signup_confirmation
+    Column("status", String(16), nullable=False),  # pending, completed, canceled
+    Column("user_id", String(32), nullable=False),
+    Column("email", Text, nullable=False),
+    Column("creator_id", String(32)),
+    Column("clinic_id", String(24)),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Column("sent_time", Micros),  # when the email went out; NULL: not delivered yet
+    Index("ix_confirmations_user_type", "user_id", "type"),
 )
