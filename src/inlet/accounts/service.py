@@ -236,7 +236,8 @@ class AccountService:
         ).one()
         count, oldest = row
         if count >= THROTTLE_FAILURES:
-            retry_after = max(1, (oldest + THROTTLE_WINDOW_SECONDS * _US - now) // _US + 1)
+            remaining = oldest + THROTTLE_WINDOW_SECONDS * _US - now  # the oldest failure then expires
+            retry_after = max(1, -(-remaining // _US))
             raise Throttled(int(retry_after))
 
     def record_failure(self, conn: Connection, username: str, address: str) -> None:

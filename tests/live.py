@@ -1,0 +1,127 @@
+"""A live Inlet server on loopback for tests that speak real HTTP (the platform client, schemathesis,
+the authorization matrix).
+
+One server per test session, over a fresh migrated SQLite file, served by uvicorn in a background
+thread on ``127.0.0.1`` and a port the kernel picks. ``public_url`` is the server's own base URL, so
+links it builds point back at it.
+
+Use it from a conftest.py (or a test module) by importing the fixtures you need::
+
+    from tests.live import live_inlet, live_server  # noqa: F401
+
+``live_server`` is the base URL (``http://127.0.0.1:<port>``, no trailing slash); ``live_inlet`` is the
+same server as a :class:`LiveServer`, which also holds the services (engine, settings) and the service
+secret, for tests that look at the database or call as a server. However many modules import the
+fixtures, the session shares one server (kept in the pytest config's stash), stopped at the end.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from inlet.app import Services, create_app, create_services
+from inlet.db.engine import create_db_engine
+from inlet.db.migrate import upgrade
+from inlet.settings import Settings
+
+SERVICE_SECRET = "live-server-service-secret-0123456789"
+STARTUP_TIMEOUT_SECONDS = 20.0
+
+
+@dataclass
+class LiveServer:
+    url: str
+    services: Services
+    service_secret: str
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    @property
+    def service_headers(self) -> dict[str, str]:
+        return {"X-Tidepool-Service-Secret": self.service_secret}
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
+        self.services.engine.dispose()
+
+
+def start_live_server(directory: Path) -> LiveServer:
+    """Migrate a SQLite file in ``directory`` and serve Inlet over it until :meth:`LiveServer.stop`."""
+    database_url = f"sqlite:///{directory / 'inlet.db'}"
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+
+    # Bind first: the port must be known before the settings (public_url) are built.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    settings = Settings(
+        data_dir=directory,
+        database_url=database_url,
+        password_hashing="fast-insecure-for-tests",
+        service_secret=SERVICE_SECRET,  # type: ignore[arg-type]
+        public_url=url,
+    )
+    services = create_services(settings, engine)
+    config = uvicorn.Config(
+        create_app(services=services),
+        log_config=None,  # leave logging to pytest
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        ws="none",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="inlet-live", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            engine.dispose()
+            raise RuntimeError("the live Inlet server did not start (see the captured log)")
+        time.sleep(0.02)
+    return LiveServer(url, services, SERVICE_SECRET, server, thread)
+
+
+_SERVER_KEY = pytest.StashKey[LiveServer]()
+
+
+def _session_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+    """The session's one server, started on first use (each fixture below works imported alone)."""
+    stash = request.config.stash
+    if _SERVER_KEY not in stash:
+        stash[_SERVER_KEY] = start_live_server(tmp_path_factory.mktemp("live-server"))
+    return stash[_SERVER_KEY]
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The live server's base URL, e.g. ``http://127.0.0.1:43817`` (no trailing slash)."""
+    server = _session_server(request, tmp_path_factory)
+    yield server.url
+    server.stop()  # idempotent: the first fixture torn down at the end of the session stops it
+
+
+@pytest.fixture(scope="session")
+def live_inlet(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The same server as :func:`live_server`, with its services and service secret."""
+    server = _session_server(request, tmp_path_factory)
+    yield server
+    server.stop()
