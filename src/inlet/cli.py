@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +10,15 @@ import typer
 app = typer.Typer(help="Inlet: an open, Tidepool-compatible diabetes data platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+def _partner_sim() -> typer.Typer:
+    from inlet.simulator.cli import app as simulator_app
+
+    return simulator_app
+
+
+app.add_typer(_partner_sim(), name="partner-sim", help="Run a partner simulator (dexcom or acme).")
 
 
 @db_app.command("upgrade")
@@ -41,6 +51,50 @@ def serve(
     engine = create_db_engine(settings.resolved_database_url())
     upgrade(engine)
     uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+
+
+@app.command("import")
+def import_export(
+    user: Annotated[str, typer.Option("--user", help="the account's email (username)")],
+    file: Annotated[Path, typer.Argument(help="a Tidepool-format JSON export (a JSON array)")],
+) -> None:
+    """Import a Tidepool-format JSON export into a user's account (idempotent, resumable).
+
+    Rejected datums go to FILE.rejected.json with their errors; the exit code is then 1."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from inlet.app import create_services
+    from inlet.data.importer import ImportFailed, run_import
+    from inlet.db.engine import create_db_engine
+    from inlet.db.migrate import upgrade
+    from inlet.settings import load_settings
+
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    console = Console(stderr=True)
+    try:
+        upgrade(engine)
+        services = create_services(settings, engine)
+        columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("import", total=None)
+            result = run_import(
+                services,
+                user,
+                file,
+                progress=lambda n: progress.advance(task, n),
+                on_total=lambda total: progress.update(task, total=total),
+            )
+    except ImportFailed as error:
+        typer.echo(f"import failed: {error}", err=True)
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
+    typer.echo(result.summary())
+    if result.rejected_path is not None:
+        typer.echo(f"rejected datums and their errors: {result.rejected_path}")
+    raise typer.Exit(1 if result.rejected else 0)
 
 
 @app.command()

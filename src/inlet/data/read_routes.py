@@ -14,6 +14,7 @@ The filters and their meaning are in :mod:`inlet.data.queries`.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Annotated
 
@@ -79,6 +80,8 @@ def get_data(
     caller = _caller(request)
     params = {key: request.query_params.getlist(key) for key in request.query_params}
     try:
+        if "\x00" in userId:
+            raise queries.InvalidParameter("userId", "userId contains a NUL character")
         query = queries.DataQuery.from_params(userId, params)
     except queries.InvalidParameter as error:
         raise _error(400, INVALID_PARAMETERS) from error
@@ -89,7 +92,9 @@ def get_data(
         ):
             raise _error(403, CANT_VIEW)
         plan = queries.prepare(conn, query)
+        body = queries.stream_json(conn, plan)
+        first = next(body)  # the queries run here, so a failure is still an error status, not a cut body
     except BaseException:
         conn.close()
         raise
-    return StreamingResponse(queries.stream_json(conn, plan), media_type="application/json")
+    return StreamingResponse(itertools.chain((first,), body), media_type="application/json")

@@ -10,8 +10,8 @@
 | DELETE | /v1/data_sets/:id | owner, custodian, its uploader | 200 ``{"data": {}, "meta": ...}`` |
 | DELETE | /v1/data_sets/:id/data | upload | 200 ``{"data": [], "meta": ...}`` |
 | GET | /v1/users/:userId/data_sets | owner, custodian, upload, view | 200 bare JSON array |
-| GET | /v1/data_sets/:id | owner | 200 bare data set |
-| GET | /v1/users/:userId/data_sources | owner | 200 bare JSON array |
+| GET | /v1/data_sets/:id | view (Tidepool: owner) | 200 bare data set |
+| GET | /v1/users/:userId/data_sources | view (Tidepool: owner) | 200 bare JSON array |
 
 Order of checks, as in the platform: the data set (404 ``data-set-id-not-found``), then who is asking
 (401/403), then its state (409 ``data-set-closed``), then the body (400). A request that fails stores
@@ -41,6 +41,7 @@ from inlet.api.errors import (
 from inlet.data import queries
 from inlet.data.errors import DataSetNotFound
 from inlet.data.records import CLOSED, DataSet
+from inlet.data.service import nul_errors
 from inlet.model import errors as e
 from inlet.model.data_set import STATES
 from inlet.model.errors import Errors, ModelError
@@ -53,6 +54,8 @@ from inlet.model.timeutil import (
 )
 
 router = APIRouter(tags=["data sets"])
+# Parameter order matters: FastAPI resolves dependencies in order, and the write connection takes
+# SQLite's write lock, so it comes last, after the body has arrived and the caller is known.
 
 PAGE_MIN = 0
 SIZE_MIN, SIZE_MAX, SIZE_DEFAULT = 1, 1000, 100
@@ -145,9 +148,27 @@ def _data(request: Request, data: Any, status: int = 200) -> Response:
 
 def _parse_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise json_malformed() from error
+    if b"\\u0000" in raw:
+        errors = nul_errors(body)
+        if errors:
+            raise _validation(errors)
+    return body
+
+
+def _plain(name: str, value: str | None) -> None:
+    """Path and query values reach SQL as text: a NUL character (which no stored value holds and
+    PostgreSQL cannot take) is a 400 here rather than a database failure."""
+    if value is not None and "\x00" in value:
+        raise PlatformError(
+            400,
+            "value-not-valid",
+            "value is not valid",
+            "value contains a NUL character",
+            parameter=name,
+        )
 
 
 def data_set_not_found(data_set_id: str) -> PlatformError:
@@ -169,6 +190,8 @@ def data_set_closed(data_set_id: str) -> PlatformError:
 
 
 def _find(services: Any, conn: Connection, data_set_id: str, *, include_deleted: bool = False) -> DataSet:
+    if "\x00" in data_set_id:
+        raise data_set_not_found(data_set_id)
     try:
         found: DataSet = services.data.get_data_set(conn, data_set_id, include_deleted=include_deleted)
     except DataSetNotFound as error:
@@ -196,7 +219,7 @@ def _parameter_error(name: str, problem: e.Problem) -> dict[str, Any]:
 
 def _int_parameter(value: str, name: str, errors: list[dict[str, Any]]) -> int | None:
     """Go's ``strconv.ParseInt(value, 10, 0)``: optional sign, digits, 64-bit."""
-    if _INTEGER.fullmatch(value) is None or not -_INT64 <= int(value) < _INT64:
+    if _INTEGER.fullmatch(value) is None or len(value) > 20 or not -_INT64 <= int(value) < _INT64:
         errors.append(_parameter_error(name, e.type_not("int", value)))
         return None
     return int(value)
@@ -225,9 +248,10 @@ def _pagination(request: Request, errors: list[dict[str, Any]]) -> tuple[int, in
 
 
 def create_data_set(
-    request: Request, userId: str, services: ServicesDep, conn: WriteConn, caller: AuthDep, body: RawBody
+    request: Request, userId: str, body: RawBody, caller: AuthDep, services: ServicesDep, conn: WriteConn
 ) -> Response:
     """Create a data set for ``userId`` (needs ``upload``): 201 with the data set, ``state: open``."""
+    _plain("userId", userId)
     require(request, conn, caller, userId, "upload")
     payload = _parse_json(body)
     created_by = None if caller.is_service else caller.user_id
@@ -248,7 +272,7 @@ for _path in ("/v1/users/{userId}/data_sets", "/v1/users/{userId}/datasets"):
 
 
 def add_data(
-    request: Request, id: str, services: ServicesDep, conn: WriteConn, caller: AuthDep, body: RawBody
+    request: Request, id: str, body: RawBody, caller: AuthDep, services: ServicesDep, conn: WriteConn
 ) -> Response:
     """Add a JSON array of datums. Every error of the request comes back with its JSON pointer
     (``/<index>/<field>``) and nothing is stored; 409 when the set is closed."""
@@ -335,7 +359,7 @@ def _validation(items: list[ModelError]) -> PlatformError:
 
 
 def update_data_set(
-    request: Request, id: str, services: ServicesDep, conn: WriteConn, caller: AuthDep, body: RawBody
+    request: Request, id: str, body: RawBody, caller: AuthDep, services: ServicesDep, conn: WriteConn
 ) -> Response:
     """Close a data set: its deduplicator runs and its data becomes visible. For ``normal`` sets the
     body is ignored (clients send ``{"dataState": "closed"}``); a ``continuous`` set can only be
@@ -379,7 +403,7 @@ def _may_delete(request: Request, conn: Connection, caller: Caller, data_set: Da
 
 
 def delete_data_set(
-    request: Request, id: str, services: ServicesDep, conn: WriteConn, caller: AuthDep
+    request: Request, id: str, caller: AuthDep, services: ServicesDep, conn: WriteConn
 ) -> Response:
     """Delete a data set (the owner, a custodian, or the user with ``upload`` who created it). Its data
     is tombstoned and what its deduplicator archived is restored. Deleting twice is fine."""
@@ -398,7 +422,7 @@ for _path in ("/v1/data_sets/{id}", "/v1/datasets/{id}"):
 
 @router.delete("/v1/data_sets/{id}/data", openapi_extra=_body({"type": "array", "items": _SELECTOR}))
 def delete_data(
-    request: Request, id: str, services: ServicesDep, conn: WriteConn, caller: AuthDep, body: RawBody
+    request: Request, id: str, body: RawBody, caller: AuthDep, services: ServicesDep, conn: WriteConn
 ) -> Response:
     """Delete data of an open data set by selectors: each exactly one of ``{id, time}``,
     ``{deduplicator: {hash}}``, ``{origin: {id, time}}``. Inlet tombstones where Tidepool deletes."""
@@ -410,20 +434,34 @@ def delete_data(
     return _data(request, [])
 
 
-@router.get("/v1/users/{userId}/data_sets")
+def _query_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+# Declared for OpenAPI only: they are read from the query string, so a bad value gets the platform's
+# error (``type-not-int`` with ``source.parameter``) rather than FastAPI's.
+_PAGINATION = [
+    _query_parameter("page", {"type": "integer", "minimum": PAGE_MIN, "default": PAGE_MIN}),
+    _query_parameter("size", {"type": "integer", "minimum": SIZE_MIN, "maximum": SIZE_MAX, "default": 100}),
+]
+
+
+@router.get(
+    "/v1/users/{userId}/data_sets",
+    openapi_extra={"parameters": [*_PAGINATION, _query_parameter("deleted", {"type": "boolean"})]},
+)
 def list_data_sets(
     request: Request,
     userId: str,
     conn: ReadConn,
     caller: AuthDep,
-    client_name: Annotated[str | None, Query(alias="client.name")] = None,
-    deleted: Text = None,
-    deviceId: Text = None,
-    page: Text = None,
-    size: Text = None,
+    client_name: Annotated[str | None, Query(alias="client.name", json_schema_extra={"minLength": 1})] = None,
+    deviceId: Annotated[str | None, Query(json_schema_extra={"minLength": 1})] = None,
 ) -> Response:
     """The user's data sets, newest first, as a bare JSON array: closed ``normal`` sets and
     ``continuous`` sets; ``deleted=true`` adds deleted ones. ``page`` >= 0, ``size`` 1..1000 (100)."""
+    for name, value in (("userId", userId), ("client.name", client_name), ("deviceId", deviceId)):
+        _plain(name, value)
     if not caller.is_service and caller.user_id != userId:
         require(request, conn, caller, userId, "custodian", "upload", "view")
     errors: list[dict[str, Any]] = []
@@ -432,6 +470,7 @@ def list_data_sets(
     if deviceId is not None and deviceId == "":
         errors.append(_parameter_error("deviceId", e.empty()))
     include_deleted = False
+    deleted = request.query_params.get("deleted")
     if deleted is not None:
         flag = queries.parse_go_bool(deleted)
         if flag is None:
@@ -457,29 +496,26 @@ def list_data_sets(
 def get_data_set(
     request: Request, id: str, services: ServicesDep, conn: ReadConn, caller: AuthDep
 ) -> Response:
-    """One data set, bare (its owner or a server; deleted sets too, with ``deletedTime``)."""
+    """One data set, bare, deleted ones too (with ``deletedTime``). Tidepool lets only the owner and
+    servers read it; Inlet lets everyone who may view the owner's data (``view``, ``custodian``)."""
     try:
+        if "\x00" in id:
+            raise DataSetNotFound(id)
         data_set = services.data.get_data_set(conn, id, include_deleted=True)
     except DataSetNotFound as error:
         raise PlatformError(
             404, "resource-not-found", "resource not found", f'resource with id "{id}" not found'
         ) from error
-    if not caller.is_service and caller.user_id != data_set.user_id:
-        raise unauthorized()
+    require(request, conn, caller, data_set.user_id, "view")
     return json_response(data_set.doc)
 
 
-@router.get("/v1/users/{userId}/data_sources")
-def list_data_sources(
-    request: Request,
-    userId: str,
-    caller: AuthDep,
-    page: Text = None,
-    size: Text = None,
-) -> Response:
-    """The user's partner data sources (its owner or a server). None exist yet: always ``[]``."""
-    if not caller.is_service and caller.user_id != userId:
-        raise unauthorized()
+@router.get("/v1/users/{userId}/data_sources", openapi_extra={"parameters": _PAGINATION})
+def list_data_sources(request: Request, userId: str, caller: AuthDep, conn: ReadConn) -> Response:
+    """The user's partner data sources. None exist yet: always ``[]``. Tidepool answers the owner and
+    servers only; Inlet also those who may view the owner's data (a clinic sees connection states)."""
+    _plain("userId", userId)
+    require(request, conn, caller, userId, "view")
     errors: list[dict[str, Any]] = []
     _pagination(request, errors)
     if errors:

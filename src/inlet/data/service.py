@@ -217,6 +217,27 @@ class DataService:
         return data_set.data_set_type == NORMAL
 
 
+def nul_errors(body: Any, pointer: str = "") -> list[e.ModelError]:
+    """A ``value-not-valid`` error at each string (or key) of ``body`` holding a NUL character: PostgreSQL
+    text and JSONB cannot store one, so Inlet refuses it on every database alike."""
+    errs = Errors()
+    stack: list[tuple[str, Any]] = [(pointer, body)]
+    while stack:
+        ptr, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                errs.add(ptr, e.not_valid("value contains a NUL character"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = e.pointer_join(ptr, key)
+                if "\x00" in key:
+                    errs.add(child, e.not_valid("name contains a NUL character"))
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{ptr}/{index}", item) for index, item in enumerate(value))
+    return sorted(errs.items, key=lambda item: item.pointer)
+
+
 def parse_selectors(body: Any) -> list[Any]:
     """Selectors for deleting data: each exactly one of ``{id, time}``, ``{deduplicator: {hash}}``,
     ``{origin: {id, time}}`` (``time`` optional). Raises ValidationFailed with every error."""

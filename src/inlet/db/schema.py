@@ -76,7 +76,7 @@ device_data = Table(
     Column("doc", Json, nullable=False),
     Index("ix_device_data_user_time", "user_id", "time"),
     Index("ix_device_data_user_type_time", "user_id", "type", "time"),
-    Index("ix_device_data_data_set", "data_set_id"),
+    Index("ix_device_data_data_set_type_time", "data_set_id", "type", "time"),
     Index("ix_device_data_user_hash", "user_id", "dedup_hash"),
     Index("ix_device_data_data_set_origin", "data_set_id", "origin_id"),
     Index("ix_device_data_user_id", "user_id", "id"),
