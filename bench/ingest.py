@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.days)
+        child(args.child)
         return
 
     data = generate(args.days)
