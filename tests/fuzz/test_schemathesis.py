@@ -3,6 +3,7 @@ requests each, as an authenticated owner of real data; no request may ever get a
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -19,11 +20,15 @@ EXAMPLES_PER_OPERATION = 25
 def owner_headers(live_inlet: LiveServer) -> dict[str, str]:  # noqa: F811
     """An account with a closed data set, so generated requests can reach real rows."""
     with httpx.Client(base_url=live_inlet.url, timeout=30) as http:
-        response = http.post("/auth/user", json={"username": "fuzz@example.org", "password": "fuzz-password"})
+        response = http.post(
+            "/auth/user",
+            json={"username": f"fuzz-{uuid.uuid4().hex[:8]}@example.org", "password": "fuzz-password"},
+        )
         assert response.status_code == 201, response.text
         user_id = response.json()["userid"]
         headers = {"x-tidepool-session-token": response.headers["x-tidepool-session-token"]}
         created = http.post(f"/v1/users/{user_id}/data_sets", json={"deviceId": "Fuzz-1"}, headers=headers)
+        assert created.status_code == 201, created.text
         data_set = created.json()["data"]["id"]
         datum = {
             "type": "cbg",
