@@ -20,7 +20,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +56,15 @@ class LiveServer:
         self.services.engine.dispose()
 
 
-def start_live_server(directory: Path) -> LiveServer:
-    """Migrate a SQLite file in ``directory`` and serve Inlet over it until :meth:`LiveServer.stop`."""
-    database_url = f"sqlite:///{directory / 'inlet.db'}"
+def start_live_server(
+    directory: Path,
+    database_url: str | None = None,
+    configure: Callable[[Services], None] | None = None,
+) -> LiveServer:
+    """Migrate a SQLite file in ``directory`` (or ``database_url``) and serve Inlet over it until
+    :meth:`LiveServer.stop`; ``directory`` is the data dir. ``configure(services)`` runs before the
+    first request (tests set partners, clocks, transports there)."""
+    database_url = database_url or f"sqlite:///{directory / 'inlet.db'}"
     engine = create_db_engine(database_url)
     upgrade(engine)
 
@@ -76,6 +82,8 @@ def start_live_server(directory: Path) -> LiveServer:
         public_url=url,
     )
     services = create_services(settings, engine)
+    if configure is not None:
+        configure(services)
     config = uvicorn.Config(
         create_app(services=services),
         log_config=None,  # leave logging to pytest

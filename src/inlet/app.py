@@ -16,6 +16,10 @@ from inlet.api import errors
 from inlet.api.body import BodyLimit
 from inlet.data.service import DataService
 from inlet.db.engine import create_db_engine
+from inlet.notify import Notifier
+from inlet.partners.registry import load_registry
+from inlet.partners.service import PartnerService
+from inlet.partners.vault import load_vault
 from inlet.settings import Settings, load_settings
 
 GrantHook = Callable[[Connection, str, str], set[str]]
@@ -29,6 +33,8 @@ class Services:
     engine: Engine
     data: DataService
     accounts: AccountService
+    partners: PartnerService
+    notifier: Notifier = field(default_factory=Notifier)  # outbox only, unless built from settings
     grant_hooks: list[GrantHook] = field(default_factory=list)
 
     def grants(self, conn: Connection, owner_id: str, grantee_id: str) -> set[str]:
@@ -45,7 +51,15 @@ def create_services(settings: Settings, engine: Engine | None = None, **override
         password_profile=settings.password_hashing,
         session_ttl_seconds=settings.session_ttl_minutes * 60,
     )
-    services = Services(settings=settings, engine=engine, data=DataService(), accounts=accounts)
+    partners = PartnerService(registry=load_registry(), vault=load_vault(settings))
+    services = Services(
+        settings=settings,
+        engine=engine,
+        data=DataService(),
+        accounts=accounts,
+        partners=partners,
+        notifier=Notifier.from_settings(settings),
+    )
     # Clinics: what a patient shares with a clinic, every clinician of that clinic holds.
     services.grant_hooks.append(clinic_grants)
     for key, value in overrides.items():
@@ -72,7 +86,8 @@ def create_app(
     from inlet.api import info
     from inlet.data import read_routes
     from inlet.data import routes as data_routes
+    from inlet.partners import routes as partner_routes
 
-    for module in (info, routes, access_routes, clinic_routes, data_routes, read_routes):
+    for module in (info, routes, access_routes, clinic_routes, data_routes, read_routes, partner_routes):
         app.include_router(module.router)
     return app

@@ -10,6 +10,8 @@ import typer
 app = typer.Typer(help="Inlet: an open, Tidepool-compatible diabetes data platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="Keys that encrypt partner tokens (INLET_TOKEN_KEYS).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _partner_sim() -> typer.Typer:
@@ -32,6 +34,46 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     engine = create_db_engine(settings.resolved_database_url())
     upgrade(engine, revision)
     typer.echo(f"schema at {revision} on {engine.url.render_as_string(hide_password=True)}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored partner token under the first key of INLET_TOKEN_KEYS; prints counts.
+
+    Add the new key in front of INLET_TOKEN_KEYS, run this, then drop the old key."""
+    from inlet.db.engine import create_db_engine
+    from inlet.db.migrate import upgrade
+    from inlet.partners.registry import PartnerRegistry
+    from inlet.partners.service import PartnerService
+    from inlet.partners.vault import KeyConfigError, load_vault
+    from inlet.settings import load_settings
+
+    settings = load_settings()
+    try:
+        vault = load_vault(settings)
+    except KeyConfigError as error:
+        typer.echo(f"keys rotate failed: {error}", err=True)
+        raise typer.Exit(2) from error
+    engine = create_db_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            counts = PartnerService(PartnerRegistry(), vault).rotate_keys(conn)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"re-encrypted under the first of {vault.key_count} key(s): {counts.sessions} provider session(s), "
+        f"{counts.states} OAuth state(s); {counts.failed} could not be decrypted with any key"
+    )
+    raise typer.Exit(1 if counts.failed else 0)
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new random Fernet key (for INLET_TOKEN_KEYS)."""
+    from inlet.partners.vault import generate_key
+
+    typer.echo(generate_key())
 
 
 @app.command()
@@ -95,6 +137,43 @@ def import_export(
     if result.rejected_path is not None:
         typer.echo(f"rejected datums and their errors: {result.rejected_path}")
     raise typer.Exit(1 if result.rejected else 0)
+
+
+@app.command()
+def outbox(
+    include_sent: Annotated[
+        bool, typer.Option("--all", help="also emails already sent, with sentTime, attempts, lastError")
+    ] = False,
+    deliver: Annotated[
+        bool, typer.Option("--deliver", help="first retry queued emails over INLET_SMTP_URL")
+    ] = False,
+) -> None:
+    """Print queued emails as JSON lines {to, subject, body, link, createdTime}, oldest first."""
+    import orjson
+
+    from inlet.db.engine import create_db_engine, read_only
+    from inlet.db.migrate import upgrade
+    from inlet.notify import Notifier, SmtpUrlError, queued
+    from inlet.settings import load_settings
+
+    settings = load_settings()
+    try:
+        notifier = Notifier.from_settings(settings)
+    except SmtpUrlError as error:
+        typer.echo(f"outbox failed: {error}", err=True)
+        raise typer.Exit(2) from error
+    engine = create_db_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+        if deliver:
+            report = notifier.deliver_pending(engine, limit=10_000)
+            said = report.summary() if notifier.smtp else "INLET_SMTP_URL is not set: nothing sent"
+            typer.echo(said, err=True)
+        with read_only(engine) as conn:
+            for email in queued(conn, include_sent=include_sent):
+                typer.echo(orjson.dumps(email.to_json(full=include_sent)).decode())
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -8,14 +8,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from inlet.app import Services, create_app, create_services
+from inlet.partners.registry import load_registry
 from inlet.settings import Settings
 
 SERVICE_SECRET = "test-service-secret-0123456789"
+# Both partners are offered (credentials set); their servers are unreachable (every call answers 503).
+PARTNER_ENV = {
+    "INLET_PARTNER_DEXCOM_CLIENT_ID": "inlet",
+    "INLET_PARTNER_DEXCOM_CLIENT_SECRET": "api-test-secret",
+    "INLET_PARTNER_ACME_CLIENT_ID": "inlet",
+    "INLET_PARTNER_ACME_CLIENT_SECRET": "api-test-secret",
+}
+OFFLINE = httpx2.MockTransport(lambda request: httpx2.Response(503, text="partner is down"))
 
 
 @pytest.fixture
@@ -31,7 +41,10 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 @pytest.fixture
 def services(settings: Settings, engine: Engine) -> Services:
-    return create_services(settings, engine)
+    services = create_services(settings, engine)
+    services.partners.registry = load_registry(PARTNER_ENV)
+    services.partners.transport = OFFLINE
+    return services
 
 
 @pytest.fixture

@@ -44,6 +44,10 @@ SELF = (401, 200, 200, 200, 200, 200, 200, 200, 401)  # a user acting on its own
 SELF_OR_SERVICE = (401, 200, 200, 200, 200, 200, 200, 200, 200)
 CLINIC = (401, 403, 403, 403, 403, 403, 200, 403, 200)  # members of the owner's clinic, services
 ANY_USER = (401, 200, 200, 200, 200, 200, 200, 200, 200)
+SERVICE_ONLY = (401, 403, 403, 403, 403, 403, 403, 403, 200)
+# Any user connects or disconnects their own partner account; a server has none.
+OWN_PARTNER_307 = (401, 307, 307, 307, 307, 307, 307, 307, 403)
+OWN_PARTNER_200 = (401, 200, 200, 200, 200, 200, 200, 200, 403)
 # Uploaders list a person's data sets (the uploader looks for earlier uploads of a device).
 VIEW_OR_UPLOAD = (401, 403, 200, 200, 200, 200, 200, 403, 200)
 
@@ -107,6 +111,14 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/datasets/{id}/data"): UPLOAD_200,
     ("DELETE", "/v1/data_sets/{id}/data"): UPLOAD_200,
     ("GET", "/v1/users/{userId}/data_sources"): VIEW,
+    ("GET", "/v1/data_sources/{id}"): VIEW,
+    ("PUT", "/v1/data_sources/{id}"): SERVICE_ONLY,  # the sync engine records progress and errors
+    ("DELETE", "/v1/data_sources/{id}"): ADMIN,
+    ("GET", "/v1/oauth/{slug}/authorize"): OWN_PARTNER_307,
+    # the browser back from the partner: no credential; without a valid state, the error page
+    ("GET", "/v1/oauth/{slug}/redirect"): (303,) * 9,
+    ("DELETE", "/v1/oauth/{slug}/authorize"): OWN_PARTNER_200,
+    ("DELETE", "/v1/users/{userId}/oauth/{slug}/authorize"): ADMIN,
     # tide-whisperer answers 403 data_cant_view to anyone who may not view, a missing token included
     ("GET", "/data/{userId}"): (403, 403, 200, 403, 200, 200, 200, 403, 200),
 }
@@ -123,6 +135,7 @@ class World:
     clinic_with: str
     clinic_without: str
     data_set: str
+    data_source: str = ""
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def id_of(self, name: str) -> str:
@@ -154,6 +167,19 @@ class World:
         )
         assert response.status_code == 201, response.text
         return str(response.json()["data"]["id"])
+
+    def connected_source(self, slug: str) -> str:
+        """The owner's data source for ``slug``, connected (with made-up tokens) if it was not."""
+        partners = self.services.partners
+        partner = partners.registry.get(slug)
+        assert partner is not None
+        owner = self.id_of("owner")
+        with self.services.engine.begin() as conn:
+            source = partners.find_source(conn, owner, slug)
+            if source is None or source.state != "connected":
+                token = {"access_token": f"matrix-access-{slug}", "refresh_token": f"matrix-refresh-{slug}"}
+                source = partners.connect(conn, partner, owner, token, None)
+        return source.id
 
     def new_member(self) -> str:
         member = signup(self.client, self.unique("member"), roles=["clinician"])
@@ -226,6 +252,7 @@ def build_world(client: TestClient, services: Services) -> World:
     assert shared.status_code == 200, shared.text
     world = World(client, services, accounts, clinics["clinician_with"], clinics["clinician_without"], "")
     world.data_set = world.new_data_set()
+    world.data_source = world.connected_source("dexcom")
     assert (
         client.post(
             f"/v1/data_sets/{world.data_set}/data", json=[cbg(0), cbg(5)], headers=owner.headers
@@ -263,6 +290,7 @@ def default_params(world: World) -> dict[str, str]:
         "clinician_id": world.id_of("clinician_with"),
         "patient_id": world.id_of("owner"),
         "id": world.data_set,
+        "slug": "dexcom",
     }
 
 
@@ -334,6 +362,11 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
     if key == ("DELETE", "/v1/data_sets/{id}/data"):
         params["id"] = world.new_data_set()  # closed sets refuse changes (409)
         return Request(params, [{"origin": {"id": "no-such-origin"}}])
+    if path == "/v1/data_sources/{id}":
+        params["id"] = world.connected_source("acme") if method == "DELETE" else world.data_source
+        return Request(params, {"latestDataTime": "2026-10-01T10:05:00Z"} if method == "PUT" else None)
+    if path.endswith("/oauth/{slug}/authorize") and method == "DELETE":
+        world.connected_source("dexcom")
     return Request(params)
 
 
@@ -369,7 +402,7 @@ def test_authorization_matrix(client: TestClient, services: Services) -> None:
             request = prepare(world, caller, method, path)
             url = path.format(**request.params)
             headers = world.headers(caller) if request.headers is None else request.headers
-            response = client.request(method, url, json=request.body, headers=headers)
+            response = client.request(method, url, json=request.body, headers=headers, follow_redirects=False)
             if response.status_code != want:
                 mismatches.append(
                     f"{method} {path} as {caller}: {response.status_code} (want {want}) {response.text[:160]}"

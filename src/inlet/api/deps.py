@@ -33,8 +33,11 @@ def read_connection(request: Request) -> Iterator[Connection]:
         yield conn
 
 
-WriteConn = Annotated[Connection, Depends(write_connection)]
-ReadConn = Annotated[Connection, Depends(read_connection)]
+# scope="function": the transaction ends (commits or rolls back) before the response is sent. With
+# FastAPI's default ("request") a client could get its 2xx before the commit, and read its own write
+# too early on the next request, or never have it stored if the commit failed.
+WriteConn = Annotated[Connection, Depends(write_connection, scope="function")]
+ReadConn = Annotated[Connection, Depends(read_connection, scope="function")]
 
 
 async def json_body(request: Request) -> Any:

@@ -511,13 +511,16 @@ def get_data_set(
 
 
 @router.get("/v1/users/{userId}/data_sources", openapi_extra={"parameters": _PAGINATION})
-def list_data_sources(request: Request, userId: str, caller: AuthDep, conn: ReadConn) -> Response:
-    """The user's partner data sources. None exist yet: always ``[]``. Tidepool answers the owner and
-    servers only; Inlet also those who may view the owner's data (a clinic sees connection states)."""
+def list_data_sources(
+    request: Request, userId: str, caller: AuthDep, services: ServicesDep, conn: ReadConn
+) -> Response:
+    """The user's partner data sources, oldest first, as a bare JSON array. Tidepool answers the owner
+    and servers only; Inlet also those who may view the owner's data (a clinic sees connection states)."""
     _plain("userId", userId)
     require(request, conn, caller, userId, "view")
     errors: list[dict[str, Any]] = []
-    _pagination(request, errors)
+    page, size = _pagination(request, errors)
     if errors:
         raise _errors(400, errors)
-    return json_response([])
+    found = services.partners.list_sources(conn, userId, page, size)
+    return json_response([source.public() for source in found])

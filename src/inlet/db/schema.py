@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -220,4 +221,100 @@ confirmations = Table(
     Column("modified_time", Micros),
     Column("sent_time", Micros),  # when the email went out; NULL: not delivered yet
     Index("ix_confirmations_user_type", "user_id", "type"),
+)
+
+# ---- partners (migration 0005) --------------------------------------------------------------------
+# One provider session, data source and sync task per (user, partner). Provider sessions hold the
+# partner's tokens only as Fernet ciphertext (``inlet.partners.vault``); OAuth states are stored as
+# digests, with their PKCE verifier encrypted.
+
+provider_sessions = Table(
+    "provider_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("provider_type", String(16), nullable=False),  # oauth
+    Column("provider_name", String(64), nullable=False),
+    Column("external_id", Text),
+    Column("token", Text, nullable=False),  # Fernet ciphertext of the token response (JSON)
+    Column("scope", Text),
+    Column("expires_time", Micros),  # when the access token expires, if the partner said
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    UniqueConstraint("user_id", "provider_name"),
+)
+
+data_sources = Table(
+    "data_sources",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("provider_type", String(16), nullable=False),
+    Column("provider_name", String(64), nullable=False),
+    Column("provider_session_id", String(32)),
+    Column("provider_external_id", Text),
+    Column("state", String(16), nullable=False),  # connected, disconnected, error
+    Column("error", Json),  # {code, title, detail, ...} of the last failure
+    Column("data_set_id", String(64)),
+    Column("earliest_data_time", Micros),
+    Column("latest_data_time", Micros),
+    Column("last_import_time", Micros),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Column("revision", Integer, nullable=False),
+    UniqueConstraint("user_id", "provider_name"),
+)
+
+sync_tasks = Table(
+    "sync_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("data_source_id", String(32), ForeignKey("data_sources.id"), nullable=False, unique=True),
+    Column("user_id", String(32), nullable=False),
+    Column("provider_name", String(64), nullable=False),
+    Column("next_run_time", Micros, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_time", Micros),
+    Column("lease_generation", Integer, nullable=False),  # fences completion by a stale lease holder
+    Column("failure_count", Integer, nullable=False),
+    Column("last_run_time", Micros),
+    Column("last_success_time", Micros),
+    Column("last_error", Json),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    UniqueConstraint("user_id", "provider_name"),
+    Index("ix_sync_tasks_next_run_time", "next_run_time"),
+)
+
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the state's nonce
+    Column("user_id", String(32), nullable=False),
+    Column("provider_name", String(64), nullable=False),
+    Column("code_verifier", Text),  # PKCE verifier, Fernet ciphertext
+    Column("restricted_token_hash", String(64)),  # the token that started the flow, deleted on success
+    Column("created_time", Micros, nullable=False),
+    Column("expires_time", Micros, nullable=False),
+    Column("used_time", Micros),
+    Index("ix_oauth_states_expires_time", "expires_time"),
+)
+
+# ---- outbox (migration 0006) ----------------------------------------------------------------------
+# Every email Inlet sends or queues (``inlet.notify``). ``sent_time`` NULL: queued (no SMTP configured,
+# or delivery failed; ``attempts`` and ``last_error`` say so), retried by ``Notifier.deliver_pending``.
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("to", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", Text),
+    Column("created_time", Micros, nullable=False),
+    Column("sent_time", Micros),  # when an SMTP server accepted it; NULL: queued
+    Column("attempts", Integer, nullable=False),  # SMTP delivery attempts so far
+    Column("last_error", Text),  # the last attempt's failure (never a credential)
+    Index("ix_outbox_sent_time_id", "sent_time", "id"),
 )

@@ -1,0 +1,245 @@
+"""The notifier: send an email now over SMTP, or queue it in the outbox table; retry what is queued.
+
+Every email gets an ``outbox`` row, written in the caller's transaction:
+
+- **No SMTP** (``INLET_SMTP_URL`` unset): the row stays queued (``sent_time`` NULL, ``attempts`` 0).
+  ``inlet outbox`` prints it; that is how a self-hosted instance without mail (and the demo) hands
+  links to people.
+- **SMTP**: the message is sent at once, while the caller's transaction is open. Accepted: the row gets
+  ``sent_time``. Refused, unreachable or timed out: the row stays queued with ``attempts`` and
+  ``last_error``, a warning is logged, and ``send`` returns normally, so a mail outage never fails the
+  request that wanted the email. If the caller's transaction later rolls back after a successful send,
+  the email has gone out and its row is gone: send last, just before commit.
+- **Retry**: :meth:`Notifier.deliver_pending` sends queued rows again, oldest first, each in its own
+  transaction, and stops trying a row after ``max_attempts`` attempts (it stays visible, with its
+  error, in ``inlet outbox``). Rows queued while no SMTP server was configured are delivered too, once
+  one is. Run it periodically (the worker) or by hand: ``inlet outbox --deliver``. On PostgreSQL rows
+  are claimed with ``FOR UPDATE SKIP LOCKED``, so concurrent deliverers never send a row twice; on
+  SQLite the write lock serializes them.
+
+Logs name the recipient's domain and the subject only: never the address, the body (it may hold a
+sign-in link) or an SMTP credential.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+
+from inlet.db.engine import read_only
+from inlet.db.schema import outbox
+from inlet.model.timeutil import format_utc, from_micros, now_utc, to_micros
+from inlet.notify.smtp import SmtpConfig
+from inlet.settings import Settings
+
+log = logging.getLogger("inlet.notify")
+
+Clock = Callable[[], datetime]
+DEFAULT_MAIL_FROM = "inlet@localhost"
+SMTP_TIMEOUT_SECONDS = 10.0
+MAX_ATTEMPTS = 10
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Email:
+    """One outbox row."""
+
+    id: int
+    to: str
+    subject: str
+    body: str
+    link: str | None
+    created_time: int
+    sent_time: int | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.sent_time is not None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Email:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            to=m["to"],
+            subject=m["subject"],
+            body=m["body"],
+            link=m["link"],
+            created_time=m["created_time"],
+            sent_time=m["sent_time"],
+            attempts=m["attempts"],
+            last_error=m["last_error"],
+        )
+
+    def to_json(self, *, full: bool = False) -> dict[str, Any]:
+        """The contract's ``inlet outbox`` line; ``full`` adds the delivery status."""
+        doc: dict[str, Any] = {
+            "to": self.to,
+            "subject": self.subject,
+            "body": self.body,
+            "link": self.link,
+            "createdTime": format_utc(from_micros(self.created_time)),
+        }
+        if full:
+            doc["sentTime"] = format_utc(from_micros(self.sent_time)) if self.sent_time is not None else None
+            doc["attempts"] = self.attempts
+            doc["lastError"] = self.last_error
+        return doc
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+    def summary(self) -> str:
+        return f"delivered {self.sent} queued email(s); {self.failed} failed again and stay queued"
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "?"
+
+
+def _header(name: str, value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"an email's {name} may not contain line breaks")
+    return value
+
+
+@dataclass
+class Notifier:
+    """Email for the rest of Inlet (``services.notifier``): clinician requests, reminders, notices."""
+
+    smtp: SmtpConfig | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
+    clock: Clock = now_utc
+    timeout: float = SMTP_TIMEOUT_SECONDS
+    max_attempts: int = MAX_ATTEMPTS
+    ssl_context: ssl.SSLContext | None = None  # None: the system's trust store
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Notifier:
+        """``INLET_SMTP_URL`` and ``INLET_MAIL_FROM``; a malformed SMTP URL raises ``SmtpUrlError``."""
+        smtp = SmtpConfig.parse(settings.smtp_url) if settings.smtp_url else None
+        return cls(smtp=smtp, mail_from=settings.mail_from, **overrides)
+
+    def now(self) -> int:
+        return to_micros(self.clock())
+
+    # ---- sending -------------------------------------------------------------------------------
+
+    def send(self, conn: Connection, to: str, subject: str, body: str, link: str | None = None) -> Email:
+        """Record the email in ``conn``'s transaction, and send it now when SMTP is configured.
+
+        Never raises for a delivery failure (the email stays queued with its error); raises
+        ``ValueError`` for an address or subject that could inject headers."""
+        _header("recipient", to)
+        _header("subject", subject)
+        if "@" not in to:
+            raise ValueError("an email's recipient must be an address")
+        created = self.now()
+        result = conn.execute(
+            insert(outbox).values(
+                to=to, subject=subject, body=body, link=link, created_time=created, attempts=0
+            )
+        )
+        assert result.inserted_primary_key is not None
+        email = Email(int(result.inserted_primary_key[0]), to, subject, body, link, created)
+        if self.smtp is None:
+            log.info("email queued in the outbox (no SMTP configured) to @%s: %s", _domain(to), subject)
+            return email
+        return self._attempt(conn, self.smtp, email)
+
+    def message(self, email: Email) -> EmailMessage:
+        """The MIME message for an outbox row; the Message-ID is stable across retries."""
+        domain = _domain(self.mail_from) if "@" in self.mail_from else "localhost"
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Date"] = format_datetime(from_micros(email.created_time), usegmt=True)
+        message["Message-ID"] = f"<outbox.{email.id}.{email.created_time}@{domain}>"
+        text = email.body
+        if email.link and email.link not in text:
+            text = f"{text.rstrip()}\n\n{email.link}\n"
+        message.set_content(text)
+        return message
+
+    def _attempt(self, conn: Connection, smtp: SmtpConfig, email: Email) -> Email:
+        attempts = email.attempts + 1
+        try:
+            smtp.deliver(self.message(email), timeout=self.timeout, ssl_context=self.ssl_context)
+        except Exception as error:  # any failure to deliver keeps the email queued, never fails the caller
+            reason = smtp.redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_CHARS]
+            conn.execute(
+                update(outbox).where(outbox.c.id == email.id).values(attempts=attempts, last_error=reason)
+            )
+            log.warning(
+                "email to @%s not delivered (%s, attempt %d); queued for retry: %s",
+                _domain(email.to),
+                type(error).__name__,
+                attempts,
+                email.subject,
+            )
+            return replace(email, attempts=attempts, last_error=reason)
+        sent = self.now()
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == email.id)
+            .values(sent_time=sent, attempts=attempts, last_error=None)
+        )
+        log.info("email sent to @%s: %s", _domain(email.to), email.subject)
+        return replace(email, sent_time=sent, attempts=attempts, last_error=None)
+
+    # ---- retrying ------------------------------------------------------------------------------
+
+    def deliver_pending(self, engine: Engine, *, limit: int = 100) -> DeliveryReport:
+        """Retry up to ``limit`` queued emails, oldest first, each in its own transaction.
+
+        Does nothing without SMTP. Skips rows that reached ``max_attempts`` and rows another deliverer
+        holds (PostgreSQL ``SKIP LOCKED``)."""
+        if self.smtp is None:
+            return DeliveryReport()
+        retryable = (outbox.c.sent_time.is_(None), outbox.c.attempts < self.max_attempts)
+        with read_only(engine) as conn:
+            ids = list(
+                conn.execute(
+                    select(outbox.c.id).where(*retryable).order_by(outbox.c.id).limit(limit)
+                ).scalars()
+            )
+        sent = failed = 0
+        for email_id in ids:
+            with engine.begin() as conn:
+                row = conn.execute(
+                    select(outbox)
+                    .where(outbox.c.id == email_id, *retryable)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    continue
+                result = self._attempt(conn, self.smtp, Email.from_row(row))
+            if result.sent:
+                sent += 1
+            else:
+                failed += 1
+        return DeliveryReport(sent=sent, failed=failed)
+
+
+def queued(conn: Connection, *, include_sent: bool = False) -> Iterator[Email]:
+    """Outbox rows oldest first: those not sent yet, or every row with ``include_sent``."""
+    query = select(outbox).order_by(outbox.c.id)
+    if not include_sent:
+        query = query.where(outbox.c.sent_time.is_(None))
+    for row in conn.execute(query):
+        yield Email.from_row(row)
