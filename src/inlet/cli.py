@@ -181,9 +181,11 @@ def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Everything embedded on SQLite in the data directory (what ``make demo`` runs)."""
-    typer.echo(f"Inlet demo: http://{host}:{port}/  (API docs at /docs; Ctrl-C stops)")
-    serve(host=host, port=port)
+    """Everything embedded on SQLite in the data directory (what ``make demo`` runs): both partner
+    simulators, demo accounts, the API."""
+    from inlet.demo import run_demo
+
+    run_demo(host, port, echo=lambda line: typer.echo(line))
 
 
 def main() -> None:
