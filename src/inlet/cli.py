@@ -177,6 +177,29 @@ def outbox(
 
 
 @app.command()
+def reminders() -> None:
+    """Email the 7-day reminder of every clinician connection request still unconnected (the sync
+    worker does this too); prints how many went out. Safe to run from cron at any interval."""
+    from inlet.app import create_services
+    from inlet.db.engine import create_db_engine
+    from inlet.db.migrate import upgrade
+    from inlet.model.timeutil import now_utc
+    from inlet.partners.requests import send_connection_reminders
+    from inlet.settings import load_settings
+
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+        services = create_services(settings, engine)
+        with engine.begin() as conn:
+            sent = send_connection_reminders(conn, services, now_utc())
+    finally:
+        engine.dispose()
+    typer.echo(f"sent {sent} connection reminder(s)")
+
+
+@app.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,

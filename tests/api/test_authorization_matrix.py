@@ -43,6 +43,7 @@ OWNER_ONLY = (401, 403, 403, 403, 403, 200, 403, 403, 200)  # the owner (or serv
 SELF = (401, 200, 200, 200, 200, 200, 200, 200, 401)  # a user acting on its own account
 SELF_OR_SERVICE = (401, 200, 200, 200, 200, 200, 200, 200, 200)
 CLINIC = (401, 403, 403, 403, 403, 403, 200, 403, 200)  # members of the owner's clinic, services
+CLINIC_204 = (401, 403, 403, 403, 403, 403, 204, 403, 204)
 ANY_USER = (401, 200, 200, 200, 200, 200, 200, 200, 200)
 SERVICE_ONLY = (401, 403, 403, 403, 403, 403, 403, 403, 200)
 # Any user connects or disconnects their own partner account; a server has none.
@@ -97,6 +98,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
         204,
     ),
     ("PUT", "/v1/clinics/{clinic_id}/patients/{patient_id}/permissions"): ADMIN,
+    # a clinician of the patient's clinic (or a service) emails the patient a connect link
+    ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/connect/{slug}"): CLINIC_204,
+    ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/send_dexcom_connect_request"): CLINIC,
     ("GET", "/v1/patients/{user_id}/clinics"): ADMIN,
     ("GET", "/v1/clinicians/{user_id}/clinics"): (401, 403, 403, 403, 403, 403, 200, 403, 200),
     ("GET", "/v1/users/{userId}/data_sets"): VIEW_OR_UPLOAD,
@@ -180,6 +184,11 @@ class World:
                 token = {"access_token": f"matrix-access-{slug}", "refresh_token": f"matrix-refresh-{slug}"}
                 source = partners.connect(conn, partner, owner, token, None)
         return source.id
+
+    def disconnected(self, slug: str) -> None:
+        """The owner's ``slug`` account disconnected (a clinician may ask to connect it)."""
+        with self.services.engine.begin() as conn:
+            self.services.partners.disconnect(conn, slug, self.id_of("owner"))
 
     def new_member(self) -> str:
         member = signup(self.client, self.unique("member"), roles=["clinician"])
@@ -343,6 +352,13 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params)  # the owner's own record: removed and shared again after each call
     if key == ("PUT", "/v1/clinics/{clinic_id}/patients/{patient_id}/permissions"):
         return Request(params, {"view": {}, "upload": {}})
+    if key == ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/connect/{slug}"):
+        params["slug"] = "acme"  # the owner's ACME account must not be connected (409)
+        world.disconnected("acme")
+        return Request(params)
+    if key == ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/send_dexcom_connect_request"):
+        world.disconnected("dexcom")
+        return Request(params)
     if key == ("GET", "/v1/clinicians/{user_id}/clinics"):
         params["user_id"] = world.id_of("clinician_with")
         return Request(params)

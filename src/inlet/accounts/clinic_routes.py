@@ -19,7 +19,7 @@ from inlet.accounts import clinics as c
 from inlet.accounts import confirmations
 from inlet.accounts import validate as v
 from inlet.accounts.deps import Caller, CallerDep, permissions_for, require_account
-from inlet.accounts.service import User, UsernameTaken, is_user_id, normalize_username
+from inlet.accounts.service import User, UsernameTaken, is_user_id, normalize_username, timestamp
 from inlet.api.deps import ReadConn, ServicesDep, WriteConn, get_services
 from inlet.api.errors import (
     PlatformError,
@@ -610,3 +610,60 @@ def clinics_of_clinician(
         raise unauthorized()
     pairs = c.clinics_for_clinician(conn, user_id, offset=offset, limit=limit) if is_user_id(user_id) else []
     return json_response([{"clinician": m.public(), "clinic": clinic.public()} for m, clinic in pairs])
+
+
+# ---- asking a patient to connect a partner account ----------------------------------------------
+
+
+def _connection_request(
+    clinic_id: str, patient_id: str, slug: str, caller: Caller, services: Any, conn: Connection
+) -> tuple[c.Patient, int]:
+    """Email the patient a connect link for ``slug`` (clinicians of the clinic, services); the
+    patient record and when the request was sent."""
+    from inlet.partners import requests as r
+
+    clinic = _clinic_access(conn, caller, clinic_id)
+    patient = _patient(conn, clinic, patient_id)
+    partner = services.partners.registry.available(slug)
+    if partner is None:
+        raise PlatformError(
+            404, "partner-not-found", "partner not found", f"no partner {slug!r} is offered by this server"
+        )
+    try:
+        request = r.request_connection(conn, services, clinic, patient, partner, caller.user_id)
+    except r.AlreadyConnected as connected:
+        raise PlatformError(
+            409,
+            "data-source-connected",
+            "already connected",
+            f"the patient's {partner.display_name} account is already connected",
+        ) from connected
+    except r.NoEmailAddress as missing:
+        raise PlatformError(
+            400,
+            "value-not-exists",
+            "value does not exist",
+            "the patient has no email address to send the request to",
+        ) from missing
+    return patient, request.last_sent_time
+
+
+@router.post("/v1/clinics/{clinic_id}/patients/{patient_id}/connect/{slug}", status_code=204)
+def send_provider_connect_request(
+    clinic_id: str, patient_id: str, slug: str, caller: CallerDep, services: ServicesDep, conn: WriteConn
+) -> Response:
+    """Email the patient a link (a restricted token for ``/v1/oauth/<slug>``, 30 days) that connects
+    their ``slug`` account (clinicians of the clinic, services). Also a resend while not connected;
+    a reminder follows after 7 days unless connected. 204; 409 when already connected."""
+    _connection_request(clinic_id, patient_id, slug, caller, services, conn)
+    return Response(status_code=204)
+
+
+@router.post("/v1/clinics/{clinic_id}/patients/{patient_id}/send_dexcom_connect_request")
+def send_dexcom_connect_request(
+    clinic_id: str, patient_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn
+) -> Response:
+    """The older Dexcom-only form of ``.../connect/dexcom``: 200 with the patient record and its
+    ``lastRequestedDexcomConnectTime``, as Tidepool's clinic service answers."""
+    patient, sent = _connection_request(clinic_id, patient_id, "dexcom", caller, services, conn)
+    return json_response({**patient.public(), "lastRequestedDexcomConnectTime": timestamp(sent)})

@@ -318,3 +318,23 @@ outbox = Table(
     Column("last_error", Text),  # the last attempt's failure (never a credential)
     Index("ix_outbox_sent_time_id", "sent_time", "id"),
 )
+
+# ---- connection requests (migration 0007) -----------------------------------------------------------
+# A clinician asked a patient, by email, to connect a partner account (``inlet.partners.requests``):
+# one row per clinic, patient and partner; a resend updates it, the 7-day reminder marks it.
+
+connection_requests = Table(
+    "connection_requests",
+    metadata,
+    Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("clinic_id", String(24), nullable=False),
+    Column("user_id", String(32), nullable=False),  # the patient
+    Column("provider_name", String(64), nullable=False),
+    Column("created_time", Micros, nullable=False),  # the first request
+    Column("last_sent_time", Micros, nullable=False),  # the latest email with a link (request or resend)
+    Column("expires_time", Micros, nullable=False),  # when that link's restricted token expires
+    Column("reminder_sent_time", Micros),  # the 7-day reminder went out; a resend clears it
+    Column("created_user_id", String(32)),  # the clinician who asked last (NULL: a service)
+    UniqueConstraint("clinic_id", "user_id", "provider_name"),
+    Index("ix_connection_requests_reminder", "reminder_sent_time", "last_sent_time"),
+)
