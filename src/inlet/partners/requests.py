@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inlet.accounts import clinics as c
 from inlet.db.schema import connection_requests
@@ -179,7 +181,6 @@ def request_connection(
     if to is None:
         raise NoEmailAddress(patient.user_id)
     now = services.accounts.now()
-    earlier = find_request(conn, clinic.id, patient.user_id, slug)
     expires = _send_link(conn, services, clinic, partner, patient.user_id, to, now, reminder=False)
     values = {
         "last_sent_time": now,
@@ -187,22 +188,14 @@ def request_connection(
         "reminder_sent_time": None,
         "created_user_id": requested_by,
     }
-    if earlier is None:
-        conn.execute(
-            insert(connection_requests).values(
-                clinic_id=clinic.id, user_id=patient.user_id, provider_name=slug, created_time=now, **values
-            )
-        )
-    else:
-        conn.execute(
-            update(connection_requests)
-            .where(
-                connection_requests.c.clinic_id == clinic.id,
-                connection_requests.c.user_id == patient.user_id,
-                connection_requests.c.provider_name == slug,
-            )
-            .values(**values)
-        )
+    # An upsert, so two first requests at the same moment both succeed (the second one wins).
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(connection_requests).values(
+        clinic_id=clinic.id, user_id=patient.user_id, provider_name=slug, created_time=now, **values
+    )
+    conn.execute(
+        statement.on_conflict_do_update(index_elements=["clinic_id", "user_id", "provider_name"], set_=values)
+    )
     log.info("partner %s: clinic %s asked user %s to connect", slug, clinic.id, patient.user_id)
     found = find_request(conn, clinic.id, patient.user_id, slug)
     assert found is not None
