@@ -95,6 +95,46 @@ def serve(
     uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="run every task due now, once, and exit")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="tasks run at the same time")] = 4,
+) -> None:
+    """The sync worker: claims due partner sync tasks by lease and runs them.
+
+    The partner fetch runner is not written yet: each run only reschedules its task by the partner's
+    policy (inlet.sync.worker.reschedule_only)."""
+    import asyncio
+    import signal
+
+    from inlet.db.engine import create_db_engine
+    from inlet.db.migrate import upgrade
+    from inlet.partners.registry import load_registry
+    from inlet.settings import load_settings
+    from inlet.sync.worker import Worker
+
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    try:
+        upgrade(engine)
+        sync_worker = Worker(engine, load_registry(), concurrency=concurrency)
+
+        async def main() -> None:
+            if once:
+                await sync_worker.run_once()
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await sync_worker.run_forever(stop)
+
+        asyncio.run(main())
+    finally:
+        engine.dispose()
+    typer.echo(sync_worker.stats.summary())
+
+
 @app.command("import")
 def import_export(
     user: Annotated[str, typer.Option("--user", help="the account's email (username)")],

@@ -1,0 +1,1 @@
+"""Background sync: schedule policy, task leases and the worker (``inlet worker``)."""

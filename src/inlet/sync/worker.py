@@ -1,0 +1,294 @@
+"""The sync worker: claims due tasks by lease and runs them, ``concurrency`` at a time (asyncio).
+
+What a run *does* is the pluggable ``run_task`` coroutine; the worker owns everything around it:
+claiming, the lease heartbeat, blackout windows at start, scheduling the next run by the partner's
+policy (stretched for the partner's budget), backoff after failures, and fenced completion.
+
+The partner fetch runner is not written yet: :func:`reschedule_only` is the placeholder ``inlet worker``
+uses until then. It fetches nothing and reports ``skipped``, so a task's failure count, last error and
+last success stay untouched and only its next run moves on by the policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Engine
+
+from inlet.model.timeutil import from_micros, to_micros
+from inlet.partners.contract import Partner
+from inlet.partners.registry import PartnerRegistry
+from inlet.sync import leases
+from inlet.sync.leases import DbClock, Lease
+from inlet.sync.policy import (
+    DEFAULT_CALLS_PER_RUN,
+    backoff_delay,
+    effective_interval,
+    in_blackout,
+    leave_blackouts,
+    next_run_time,
+)
+
+log = logging.getLogger("inlet.sync")
+Outcome = Literal["success", "failure", "skipped"]
+UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run reports. ``next_run_time`` overrides the policy's choice (a partner's Retry-After,
+    or a run that ran out of time and should resume soon); it is still moved out of blackouts."""
+
+    outcome: Outcome
+    error: dict[str, Any] | None = None
+    next_run_time: datetime | None = None
+
+
+@dataclass
+class TaskRun:
+    """One claimed task as ``run_task`` sees it. Long runs call :meth:`renew` between steps: ``False``
+    means the lease was lost (another worker holds the task now) and the run must stop writing."""
+
+    lease: Lease
+    partner: Partner
+    started: datetime  # the database's time when the task was claimed
+    engine: Engine
+    _worker: Worker = field(repr=False)
+
+    async def renew(self) -> bool:
+        renewed = await self._worker.renew(self.lease)
+        if renewed is None:
+            return False
+        self.lease = renewed
+        return True
+
+
+RunTask = Callable[[TaskRun], Awaitable[RunResult]]
+
+
+async def reschedule_only(run: TaskRun) -> RunResult:
+    """PLACEHOLDER run (until the partner fetch runner exists): fetches nothing, reports ``skipped``;
+    the worker then only schedules the next run by the partner's policy."""
+    return RunResult("skipped")
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    lost: int = 0  # completions refused: the lease had been reclaimed by another worker
+
+    def summary(self) -> str:
+        return (
+            f"ran {self.claimed} task(s): {self.succeeded} succeeded, {self.failed} failed, "
+            f"{self.skipped} skipped, {self.lost} lost their lease"
+        )
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Worker:
+    """Claims due sync tasks and runs ``run_task`` on each, at most ``concurrency`` at once.
+
+    ``clock`` reads the database's time (:func:`inlet.sync.leases.db_now`); tests inject one, and
+    ``rng`` (the policy's randomness)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        registry: PartnerRegistry,
+        run_task: RunTask = reschedule_only,
+        *,
+        concurrency: int = 4,
+        lease_seconds: float = 300.0,
+        owner: str | None = None,
+        rng: random.Random | None = None,
+        clock: DbClock = leases.db_now,
+        calls_per_run: float = DEFAULT_CALLS_PER_RUN,
+        poll_seconds: float = 5.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.engine = engine
+        self.registry = registry
+        self.run_task = run_task
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.owner = owner or default_owner()
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.calls_per_run = calls_per_run
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
+        self.stats = WorkerStats()
+
+    # ---- database steps (each its own short transaction, off the event loop) ---------------------
+
+    def _claim(self, limit: int, due_by: int | None, exclude: set[str]) -> tuple[int, list[Lease]]:
+        with self.engine.begin() as conn:
+            now = self.clock(conn)
+            claimed = leases.claim_due(
+                conn,
+                self.owner,
+                limit=limit,
+                lease_seconds=self.lease_seconds,
+                now=now,
+                due_by=due_by,
+                exclude=exclude,
+            )
+        return now, claimed
+
+    def _renew(self, lease: Lease) -> Lease | None:
+        with self.engine.begin() as conn:
+            return leases.renew(conn, lease, lease_seconds=self.lease_seconds, now=self.clock(conn))
+
+    def _complete(self, lease: Lease, partner: Partner | None, result: RunResult) -> bool:
+        with self.engine.begin() as conn:
+            now_us = self.clock(conn)
+            now = from_micros(now_us)
+            when = self._schedule(conn, lease, partner, result, now)
+            return leases.complete(
+                conn,
+                lease,
+                next_run_time=to_micros(when),
+                outcome=result.outcome,
+                error=result.error,
+                now=now_us,
+            )
+
+    def _schedule(
+        self, conn: Any, lease: Lease, partner: Partner | None, result: RunResult, now: datetime
+    ) -> datetime:
+        if partner is None:
+            return now + UNKNOWN_PARTNER_RETRY
+        policy = partner.policy
+        if result.next_run_time is not None:
+            when = result.next_run_time
+        elif result.outcome == "failure":
+            when = now + backoff_delay(lease.failure_count + 1, self.rng)
+        else:
+            interval = effective_interval(policy, leases.count_tasks(conn, partner.slug), self.calls_per_run)
+            return next_run_time(now, policy, self.rng, interval)
+        return leave_blackouts(when, policy.blackouts, self.rng)
+
+    # ---- running -----------------------------------------------------------------------------------
+
+    async def renew(self, lease: Lease) -> Lease | None:
+        return await asyncio.to_thread(self._renew, lease)
+
+    async def _heartbeat(self, run: TaskRun, work: asyncio.Future[RunResult], lost: asyncio.Event) -> None:
+        """Renew the lease every third of its length; cancel the run when the lease is lost."""
+        while True:
+            await self.sleep(self.lease_seconds / 3)
+            if not await run.renew():
+                log.warning("sync task %s: lease lost during the run; stopping it", run.lease.task_id)
+                lost.set()
+                work.cancel()
+                return
+
+    async def _run_one(self, lease: Lease, claimed_at: int) -> None:
+        partner = self.registry.get(lease.provider_name)
+        started = from_micros(claimed_at)
+        if partner is None:
+            error = {"code": "unknown-partner", "detail": f"no partner {lease.provider_name!r} is configured"}
+            result = RunResult("failure", error=error)
+        elif in_blackout(started, partner.policy.blackouts):
+            result = RunResult("skipped")  # never start inside a window: _schedule moves it past the end
+        else:
+            result = await self._execute(TaskRun(lease, partner, started, self.engine, self))
+        completed = await asyncio.to_thread(self._complete, lease, partner, result)
+        stats = self.stats
+        if not completed:
+            stats.lost += 1
+            log.warning("sync task %s: completion refused, the lease was reclaimed", lease.task_id)
+        elif result.outcome == "success":
+            stats.succeeded += 1
+        elif result.outcome == "failure":
+            stats.failed += 1
+        else:
+            stats.skipped += 1
+        log.info(
+            "sync task %s partner=%s outcome=%s completed=%s",
+            lease.task_id,
+            lease.provider_name,
+            result.outcome,
+            completed,
+        )
+
+    async def _execute(self, run: TaskRun) -> RunResult:
+        work = asyncio.ensure_future(self.run_task(run))
+        lost = asyncio.Event()
+        heartbeat = asyncio.ensure_future(self._heartbeat(run, work, lost))
+        try:
+            result = await work
+        except asyncio.CancelledError:
+            if not lost.is_set():
+                raise
+            result = RunResult(
+                "failure", error={"code": "lease-lost", "detail": "the lease was lost mid-run"}
+            )
+        except Exception as exc:  # a bug in a runner must not kill the worker
+            log.exception("sync task %s: the run raised", run.lease.task_id)
+            result = RunResult("failure", error={"code": "internal", "detail": type(exc).__name__})
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        return result
+
+    async def _drain(self, due_by: int | None, exclude: set[str] | None, stop: asyncio.Event | None) -> None:
+        """Claim and run due tasks until none is due (and, with ``exclude``, none not yet run)."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while stop is None or not stop.is_set():
+                free = self.concurrency - len(running)
+                claimed: list[Lease] = []
+                if free > 0:
+                    now, claimed = await asyncio.to_thread(self._claim, free, due_by, exclude or set())
+                    self.stats.claimed += len(claimed)
+                    for lease in claimed:
+                        if exclude is not None:
+                            exclude.add(lease.task_id)
+                        running.add(asyncio.ensure_future(self._run_one(lease, now)))
+                if not running:
+                    return
+                timeout = None if exclude is not None else self.poll_seconds
+                _, running = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def run_once(self) -> WorkerStats:
+        """Run every task due now exactly once (tasks falling due meanwhile wait for the next pass)."""
+        cutoff = await asyncio.to_thread(self._now)
+        await self._drain(cutoff, set(), None)
+        return self.stats
+
+    async def run_forever(self, stop: asyncio.Event) -> WorkerStats:
+        """Run due tasks until ``stop`` is set, polling every ``poll_seconds`` when idle."""
+        log.info("sync worker %s started (concurrency %d)", self.owner, self.concurrency)
+        while not stop.is_set():
+            await self._drain(None, None, stop)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+        return self.stats
+
+    def _now(self) -> int:
+        with self.engine.connect() as conn:
+            return self.clock(conn)

@@ -1,0 +1,40 @@
+"""``inlet worker --once`` as an operator runs it: every due task once, then exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from inlet.db.engine import create_db_engine
+from inlet.db.migrate import upgrade
+from inlet.model.timeutil import now_utc, to_micros
+from tests.sync.conftest import seed_tasks, task
+
+
+def test_worker_once_runs_the_due_tasks_and_exits(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
+    env["INLET_DATA_DIR"] = str(tmp_path / "state")
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'state' / 'inlet.db'}")
+    try:
+        upgrade(engine)
+        ids = seed_tasks(engine, 3, provider="acme")
+        result = subprocess.run(
+            [sys.executable, "-m", "inlet.cli", "worker", "--once", "--concurrency", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "ran 3 task(s): 0 succeeded, 0 failed, 3 skipped, 0 lost their lease" in result.stdout
+        soon = to_micros(now_utc())
+        for task_id in ids:
+            row = task(engine, task_id)
+            assert row.lease_owner is None
+            assert row.lease_generation == 1
+            assert row.next_run_time > soon + 29 * 60 * 1_000_000  # ACME: 30-60 minutes on
+    finally:
+        engine.dispose()
