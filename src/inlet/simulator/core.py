@@ -4,6 +4,7 @@ the assembly of a Starlette app from a partner's data routes.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,7 +61,7 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     return JSON({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-class Simulator:
+class Simulator(ABC):
     """The runtime of one simulator app: ``app.state.simulator``."""
 
     partner = ""
@@ -95,8 +96,9 @@ class Simulator:
             return error(429, "rate_limited", "too many requests for this app", {"Retry-After": str(wait)})
         return auth
 
+    @abstractmethod
     def accounts(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The simulated accounts, for the admin API (each partner describes its own)."""
 
     def classify(self, path: str) -> Target | None:
         settings = self.oauth.settings
@@ -110,8 +112,9 @@ class Simulator:
             return "data"
         return None
 
+    @abstractmethod
     def is_data_path(self, path: str) -> bool:
-        raise NotImplementedError
+        """Whether ``path`` is one of the partner's data endpoints (where data faults apply)."""
 
 
 def build_app(simulator: Simulator, data_routes: Sequence[BaseRoute]) -> Starlette:
