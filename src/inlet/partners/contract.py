@@ -420,3 +420,32 @@ def unknown_overrides(environ: Mapping[str, str], slugs: set[str]) -> list[str]:
         if not any(rest == f"{slug.upper()}_{name}" for slug in slugs for name in OVERRIDE_FIELDS):
             unknown.append(key)
     return sorted(unknown)
+
+
+# ---- what a mapping returns (partners/<slug>/mapping.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something about one record that could not be mapped. ``skipped``: the whole record was left
+    out (the caller keeps its raw payload and counts it); otherwise only ``field`` was dropped."""
+
+    kind: str
+    record_id: str | None
+    reason: str
+    field: str | None = None
+    skipped: bool = True
+
+
+@dataclass
+class MappingResult:
+    """Datums to store, origin ids to delete (tombstones) and the problems met."""
+
+    datums: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        """Records left out whole (counted by the sync run; their raw payloads are kept)."""
+        return sum(1 for p in self.problems if p.skipped)

@@ -21,36 +21,16 @@ requires (ACME always sends it). Every datum has ``origin {id, name, type: "serv
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from inlet.model.parse import parse_data
 from inlet.model.timeutil import format_utc, is_timezone_name, translate_display_time
+from inlet.partners.contract import MappingResult, Problem
 
 ORIGIN_NAME = "com.acme-pump.api"
 BASAL_TYPES = ("scheduled", "temp", "suspend")
 BOLUS_TYPES = {"normal": "normal", "extended": "square", "combination": "dual/square"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A record (``skipped``) or one of its fields that could not be mapped."""
-
-    kind: str
-    record_id: str | None
-    reason: str
-    field: str | None = None
-    skipped: bool = True
-
-
-@dataclass
-class MappingResult:
-    datums: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for p in self.problems if p.skipped)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from inlet.model import glucose
@@ -47,6 +47,7 @@ from inlet.model.types.cgm_settings import (
     SNOOZE_DURATIONS,
     URGENT_LOW_LEVELS,
 )
+from inlet.partners.contract import MappingResult, Problem
 
 ORIGIN_NAME = "com.dexcom.api"
 RECORD_KINDS = ("egv", "calibration", "event", "alert", "device")
@@ -143,31 +144,6 @@ PAYLOAD_KEYS = (
     "transmitterGeneration",
     "status",
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something about one record that could not be mapped. ``skipped``: the whole record was left
-    out (the caller keeps its raw payload and counts it); otherwise only ``field`` was dropped."""
-
-    kind: str
-    record_id: str | None
-    reason: str
-    field: str | None = None
-    skipped: bool = True
-
-
-@dataclass
-class MappingResult:
-    """Datums to store, origin ids to delete (tombstones) and the problems met."""
-
-    datums: list[dict[str, Any]] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for p in self.problems if p.skipped)
 
 
 class SkipRecord(ValueError):
