@@ -87,7 +87,9 @@ def create_app(
     from inlet.data import read_routes
     from inlet.data import routes as data_routes
     from inlet.partners import routes as partner_routes
+    from inlet.web import routes as web_routes
 
     for module in (info, routes, access_routes, clinic_routes, data_routes, read_routes, partner_routes):
         app.include_router(module.router)
+    web_routes.install(app)  # the web pages (not in the OpenAPI document) and /static
     return app

@@ -1,0 +1,132 @@
+"""Rendering shared by every page: the Jinja2 environment, the layout's context, and the plain pages
+(403, 404, 400) and redirects the routes answer with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from inlet.model.timeutil import from_micros, parse_rfc3339
+from inlet.web.session import SESSION_COOKIE, WebSession, clear_session_cookie, csrf_token, finish
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+STATIC_DIR = HERE / "static"
+# Pages show personal data: never cached, never framed.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'"
+    ),
+}
+
+
+def when(value: Any) -> str:
+    """A time for people: ``20 Mar 2026, 12:05 UTC`` (from RFC 3339 text or microseconds)."""
+    moment: datetime | None
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int):
+        moment = from_micros(value)
+    elif isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        moment = parse_rfc3339(str(value))
+        if moment is None:
+            return str(value)
+    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def day_text(value: Any) -> str:
+    """``Friday 20 March 2026`` for a date."""
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+TEMPLATES.env.filters["when"] = when
+TEMPLATES.env.filters["day_text"] = day_text
+TEMPLATES.env.globals["safe_svg"] = lambda svg: Markup(svg)  # markup built by inlet.web.charts
+
+
+def render(
+    request: Request,
+    template: str,
+    session: WebSession | None,
+    context: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    body = {
+        "request": request,
+        "session": session,
+        "user": session.user if session else None,
+        "csrf": csrf_token(request, session),
+        **(context or {}),
+    }
+    response = TEMPLATES.TemplateResponse(request, template, body, status_code=status, headers=PAGE_HEADERS)
+    finish(request, response)
+    return response
+
+
+def message(
+    request: Request, session: WebSession | None, status: int, title: str, *paragraphs: str
+) -> HTMLResponse:
+    """A page that only says something in plain words (refusals, not found)."""
+    return render(request, "message.html", session, {"title": title, "paragraphs": paragraphs}, status)
+
+
+def forbidden(request: Request, session: WebSession | None, *paragraphs: str) -> HTMLResponse:
+    return message(
+        request,
+        session,
+        403,
+        "Not allowed",
+        *(paragraphs or ("You do not have permission to see this page.",)),
+    )
+
+
+def csrf_refused(request: Request, session: WebSession | None) -> HTMLResponse:
+    return message(
+        request,
+        session,
+        403,
+        "The form could not be accepted",
+        "This form was sent without the security code of your session, or with an old one, so Inlet "
+        "did not act on it. This happens when a form was left open across a log in or log out, or "
+        "when another site tried to send it for you.",
+        "Go back, reload the page, and try again.",
+    )
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def safe_next(value: Any) -> str | None:
+    """A local path to return to after logging in (never another site)."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if len(value) > 2000 or any(ord(ch) < 32 for ch in value):
+        return None
+    return value
+
+
+def to_login(request: Request, back_to: str | None = None) -> Response:
+    """Send a visitor without a (valid) session to the login page, to come back here (or to
+    ``back_to``: a form's page, since a POST cannot be repeated by a redirect) afterwards."""
+    path = back_to or request.url.path
+    if back_to is None and request.url.query:
+        path += "?" + request.url.query
+    response = see_other("/login?next=" + quote(path, safe="/"))
+    if request.cookies.get(SESSION_COOKIE):
+        clear_session_cookie(request, response)
+    return response

@@ -1,0 +1,165 @@
+"""The profile page: one card per offered partner, with its connection state and the one action that
+fits it (``Connect``, ``Disconnect`` or ``Reconnect``).
+
+Connect makes a restricted token for ``/v1/oauth/<slug>`` (what an app does through
+``POST /v1/users/:userId/restricted_tokens``) and sends the browser to the ordinary browser leg,
+``/v1/oauth/<slug>/authorize?restricted_token=...``, which spends it. Disconnect is the API's
+disconnect: committed locally first, then revoked at the partner.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from inlet.db.engine import read_only
+from inlet.partners.contract import Partner
+from inlet.partners.service import CONNECTED, DISCONNECTED, ERROR
+from inlet.web.auth_routes import FormDep
+from inlet.web.pages import csrf_refused, message, render, see_other, to_login
+from inlet.web.session import CSRF_FIELD, csrf_ok, current_session, services_of
+
+router = APIRouter()
+log = logging.getLogger("inlet.web")
+CONNECT_LINK_SECONDS = 15 * 60
+# Error codes that mean the partner no longer accepts Inlet's access: only reconnecting helps.
+AUTH_ERROR_WORDS = ("auth", "token", "grant", "revoked", "unauthenticated", "unauthorized", "consent")
+
+
+@dataclass
+class PartnerCard:
+    """What a partner card shows."""
+
+    slug: str
+    name: str
+    state: str  # connected, disconnected, error
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def action(self) -> str:
+        return {CONNECTED: "Disconnect", ERROR: "Reconnect"}.get(self.state, "Connect")
+
+    @property
+    def error(self) -> dict[str, Any]:
+        found = self.source.get("error") or self.source.get("lastError") or {}
+        return found if isinstance(found, dict) else {}
+
+    @property
+    def last_import(self) -> Any:
+        return self.source.get("lastImportTime") or self.source.get("lastSuccessTime")
+
+    @property
+    def next_sync(self) -> Any:
+        return self.source.get("nextRunTime")
+
+    @property
+    def interval(self) -> str | None:
+        found = self.source.get("effectiveInterval")
+        if not isinstance(found, dict):
+            return None
+        low, high = found.get("minMinutes"), found.get("maxMinutes")
+        if isinstance(low, int | float) and isinstance(high, int | float):
+            return f"every {low:g} minutes" if low == high else f"every {low:g} to {high:g} minutes"
+        return None
+
+    @property
+    def failure_count(self) -> int:
+        count = self.source.get("failureCount")
+        return count if isinstance(count, int) else 0
+
+    @property
+    def last_error(self) -> dict[str, Any]:
+        """A connected source's most recent failed sync (it keeps trying)."""
+        found = self.source.get("lastError")
+        return found if isinstance(found, dict) and self.failure_count else {}
+
+    @property
+    def advice(self) -> str:
+        code = str(self.error.get("code") or "").lower()
+        if not code or any(word in code for word in AUTH_ERROR_WORDS):
+            return (
+                f"{self.name} no longer lets Inlet read your data. Choose Reconnect and sign in at "
+                f"{self.name} again to give Inlet access."
+            )
+        return (
+            f"Inlet stopped copying your {self.name} data. Choose Reconnect to connect again; if it keeps "
+            "failing, contact whoever runs this Inlet server."
+        )
+
+
+def partner_cards(services: Any, conn: Any, user_id: str) -> list[PartnerCard]:
+    cards = []
+    for partner in services.partners.registry:
+        if not partner.configured:
+            continue
+        source = services.partners.find_source(conn, user_id, partner.slug)
+        public = source.public() if source is not None else {}
+        state = public.get("state", DISCONNECTED)
+        if state not in (CONNECTED, DISCONNECTED, ERROR):
+            state = DISCONNECTED
+        cards.append(PartnerCard(partner.slug, partner.display_name, state, public))
+    return cards
+
+
+@router.get("/profile")
+def profile(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_login(request)
+    services = services_of(request)
+    with read_only(services.engine) as conn:
+        cards = partner_cards(services, conn, session.user_id)
+    return render(request, "profile.html", session, {"cards": cards})
+
+
+def _offered(request: Request, session: Any, slug: str, *, available: bool) -> Partner | Response:
+    registry = services_of(request).partners.registry
+    partner = registry.available(slug) if available else registry.get(slug)
+    if partner is None:
+        return message(
+            request, session, 404, "Unknown partner", f"This server does not offer a partner called {slug!r}."
+        )
+    return partner
+
+
+@router.post("/profile/partners/{slug}/connect")
+def connect(request: Request, slug: str, fields: FormDep) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_login(request, "/profile")
+    if not csrf_ok(request, session, fields.get(CSRF_FIELD)):
+        return csrf_refused(request, session)
+    partner = _offered(request, session, slug, available=True)
+    if isinstance(partner, Response):
+        return partner
+    services = services_of(request)
+    with services.engine.begin() as conn:
+        expires = services.accounts.now() + CONNECT_LINK_SECONDS * 1_000_000
+        token, _ = services.accounts.create_restricted_token(
+            conn, session.user_id, [f"/v1/oauth/{partner.slug}"], expires_time=expires
+        )
+    return see_other(f"/v1/oauth/{partner.slug}/authorize?restricted_token={quote(token)}")
+
+
+@router.post("/profile/partners/{slug}/disconnect")
+def disconnect(request: Request, slug: str, fields: FormDep) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_login(request, "/profile")
+    if not csrf_ok(request, session, fields.get(CSRF_FIELD)):
+        return csrf_refused(request, session)
+    partner = _offered(request, session, slug, available=False)
+    if isinstance(partner, Response):
+        return partner
+    partners = services_of(request).partners
+    with services_of(request).engine.begin() as conn:
+        token = partners.disconnect(conn, partner.slug, session.user_id)
+    if token is not None:
+        partners.revoke(partner, token)  # after the commit; a failed revoke never blocks
+    log.info("partner %s: disconnected user %s from the web", partner.slug, session.user_id)
+    return see_other("/profile")
