@@ -26,6 +26,7 @@ from inlet.model.timeutil import parse_rfc3339, to_micros
 from inlet.reports.agp import agp
 from inlet.reports.glucose import RANGES, Reading, readings_from_docs
 from inlet.reports.summary import Overview, overview
+from inlet.web import charts
 from inlet.web.pages import forbidden, message, render, to_login
 from inlet.web.session import current_session, services_of
 
@@ -211,8 +212,6 @@ def data_view(request: Request, user_id: str) -> Response:
 
 def _charts(day: date, today: DayData, summary: Overview, period: list[Reading]) -> dict[str, str]:
     """The three SVG charts (server-side markup from :mod:`inlet.web.charts`)."""
-    from inlet.web import charts
-
     return {
         "daily": charts.daily_chart_svg(
             datetime.combine(day, time()), today.readings, today.basal, today.bolus, today.food
