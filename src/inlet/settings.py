@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     mail_from: str = "inlet@localhost"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: str = "INFO"
+    raw_retention_days: int = Field(
+        default=30, ge=0, description="days partner payloads are kept (0: forever)"
+    )
+    sync_time_budget_seconds: float = Field(default=900.0, gt=0, description="the longest one sync run lasts")
+    sync_lease_seconds: float = Field(default=300.0, gt=0, description="a sync task's lease")
     session_ttl_minutes: int = Field(default=60, gt=0, description="session token lifetime")
     password_hashing: str = Field(
         default="standard", pattern="^(standard|fast-insecure-for-tests)$", description="argon2 cost profile"

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from inlet.db.schema import data_sources, sync_tasks
 from inlet.model.timeutil import to_micros
+from tests.sync.harness import sync_env  # noqa: F401  (the fixture, for every sync test)
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # 04:00 in Los Angeles: outside Dexcom's window
 US = 1_000_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, func, select, update
 
 from inlet.data.rows import Row, serialize
@@ -40,6 +41,20 @@ def current_by_origin(conn: Connection, data_set_id: str, origin_ids: Sequence[s
         )
         for row in conn.execute(query):
             found[row.origin_id] = row
+    return found
+
+
+def current_docs_by_origin(conn: Connection, data_set_id: str, origin_ids: Sequence[str]) -> dict[str, Any]:
+    """The current document of each origin id in the data set: {origin_id: doc} (partner syncs
+    compare with it to skip records they fetch again unchanged)."""
+    found: dict[str, Any] = {}
+    for chunk in _chunks(list(dict.fromkeys(origin_ids))):
+        query = select(d.c.origin_id, d.c.doc).where(
+            d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
+        )
+        for row in conn.execute(query):
+            doc = row.doc
+            found[row.origin_id] = orjson.loads(doc) if isinstance(doc, str | bytes) else doc
     return found
 
 

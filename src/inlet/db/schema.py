@@ -241,6 +241,8 @@ provider_sessions = Table(
     Column("expires_time", Micros),  # when the access token expires, if the partner said
     Column("created_time", Micros, nullable=False),
     Column("modified_time", Micros),
+    Column("refresh_owner", String(64)),  # a worker refreshing the token now (migration 0008)
+    Column("refresh_until", Micros),  # ... until then at most
     UniqueConstraint("user_id", "provider_name"),
 )
 
@@ -262,6 +264,7 @@ data_sources = Table(
     Column("created_time", Micros, nullable=False),
     Column("modified_time", Micros),
     Column("revision", Integer, nullable=False),
+    Column("sync_state", Json),  # watermarks per stream, device hashes, counters (migration 0008)
     UniqueConstraint("user_id", "provider_name"),
 )
 
@@ -337,4 +340,35 @@ connection_requests = Table(
     Column("created_user_id", String(32)),  # the clinician who asked last (NULL: a service)
     UniqueConstraint("clinic_id", "user_id", "provider_name"),
     Index("ix_connection_requests_reminder", "reminder_sent_time", "last_sent_time"),
+)
+
+# ---- sync engine (migration 0008) -------------------------------------------------------------------
+# The partner's request budget for the current hour, shared by every worker, and its circuit breaker.
+
+partner_budgets = Table(
+    "partner_budgets",
+    metadata,
+    Column("provider_name", String(64), primary_key=True),
+    Column("window_start", Micros, nullable=False),  # the start of the hour the count is for
+    Column("used", Integer, nullable=False),  # requests granted in that hour
+    Column("blocked_until", Micros),  # a 429 answered: no requests to the partner before this
+    Column("block_reason", Text),
+    Column("modified_time", Micros),
+)
+
+# Partner responses a sync took data from, as received (``body``), with the records it skipped.
+partner_payloads = Table(
+    "partner_payloads",
+    metadata,
+    Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("data_source_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("provider_name", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("fetched_time", Micros, nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("skipped", Json),  # [{recordId, reason}] of the records left out
+    Column("body", Json, nullable=False),
+    Index("ix_partner_payloads_fetched_time", "fetched_time"),
+    Index("ix_partner_payloads_data_source_id", "data_source_id"),
 )

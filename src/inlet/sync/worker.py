@@ -1,12 +1,10 @@
 """The sync worker: claims due tasks by lease and runs them, ``concurrency`` at a time (asyncio).
 
-What a run *does* is the pluggable ``run_task`` coroutine; the worker owns everything around it:
-claiming, the lease heartbeat, blackout windows at start, scheduling the next run by the partner's
-policy (stretched for the partner's budget), backoff after failures, and fenced completion.
-
-The partner fetch runner is not written yet: :func:`reschedule_only` is the placeholder ``inlet worker``
-uses until then. It fetches nothing and reports ``skipped``, so a task's failure count, last error and
-last success stay untouched and only its next run moves on by the policy.
+What a run *does* is the pluggable ``run_task`` coroutine (the partner sync runner,
+:class:`inlet.sync.runner.SyncRunner`); the worker owns everything around it: claiming, the lease
+heartbeat, blackout windows at start, scheduling the next run by the partner's policy (stretched for
+the partner's budget), backoff after failures, parking a task whose source needs a reconnect, and
+fenced completion.
 """
 
 from __future__ import annotations
@@ -42,16 +40,19 @@ from inlet.sync.policy import (
 log = logging.getLogger("inlet.sync")
 Outcome = Literal["success", "failure", "skipped"]
 UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
+PARKED = 2**62  # next_run_time of a task that waits for a reconnect (connect makes it due again)
 
 
 @dataclass(frozen=True)
 class RunResult:
     """What a run reports. ``next_run_time`` overrides the policy's choice (a partner's Retry-After,
-    or a run that ran out of time and should resume soon); it is still moved out of blackouts."""
+    or a run that ran out of time and should resume soon); it is still moved out of blackouts.
+    ``park``: the source needs the person to reconnect; the task is not run again until then."""
 
     outcome: Outcome
     error: dict[str, Any] | None = None
     next_run_time: datetime | None = None
+    park: bool = False
 
 
 @dataclass
@@ -77,8 +78,8 @@ RunTask = Callable[[TaskRun], Awaitable[RunResult]]
 
 
 async def reschedule_only(run: TaskRun) -> RunResult:
-    """PLACEHOLDER run (until the partner fetch runner exists): fetches nothing, reports ``skipped``;
-    the worker then only schedules the next run by the partner's policy."""
+    """A run that fetches nothing and reports ``skipped`` (the worker's own tests use it: only the
+    schedule moves on by the partner's policy)."""
     return RunResult("skipped")
 
 
@@ -138,6 +139,11 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
+        self.closers: list[Callable[[], None]] = []  # what close() releases (the runner's HTTP pool)
+
+    def close(self) -> None:
+        for closer in self.closers:
+            closer()
 
     # ---- database steps (each its own short transaction, off the event loop) ---------------------
 
@@ -163,11 +169,11 @@ class Worker:
         with self.engine.begin() as conn:
             now_us = self.clock(conn)
             now = from_micros(now_us)
-            when = self._schedule(conn, lease, partner, result, now)
+            next_run = PARKED if result.park else to_micros(self._schedule(conn, lease, partner, result, now))
             return leases.complete(
                 conn,
                 lease,
-                next_run_time=to_micros(when),
+                next_run_time=next_run,
                 outcome=result.outcome,
                 error=result.error,
                 now=now_us,

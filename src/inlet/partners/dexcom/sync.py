@@ -1,0 +1,176 @@
+"""Dexcom's incremental fetch: which requests a run makes, over which windows, and the watermarks.
+
+Budget first: a run asks ``dataRange`` (with ``lastSyncTime`` when the last one is under 30 days old:
+Dexcom answers wrongly for older ones) and calls only the streams it reports new data for, so a run
+with nothing new costs one request. dataRange covers calibrations, egvs and events; alerts and devices
+are fetched when egvs had new data, and at least once a day (devices only daily or when a new
+transmitter shows up: settings rarely change, and a device is emitted only when its content changes).
+
+Watermarks (the source's stream state, stored with each batch):
+
+- ``egvs``, ``calibrations``, ``events``, ``alerts``: the end of the last window stored; the next run
+  starts ``OVERLAP`` earlier, and earlier still when dataRange reports older uploads (a receiver synced
+  late, an event was edited), so nothing is missed; what is read twice is dropped by origin id;
+- ``lastSyncTime``: the run's start (less a margin for the partner's clock), stored after every stream
+  of the run was: dataRange with it reports exactly the uploads since, so it misses nothing;
+- ``devices``: a content hash per transmitter; ``auxTime``: when alerts and devices were last fetched.
+
+Windows are at most the policy's ``max_days_per_request`` (30) and walk oldest first, so an outage of
+any length is caught up window by window (a run that spends its time budget resumes from the last
+stored window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from inlet.model.timeutil import format_utc, parse_partner_time
+from inlet.partners.contract import MappingResult, Partner
+from inlet.partners.dexcom.mapping import map_records
+from inlet.sync.fetch import Batch, FetchContext, Transient, windows
+
+BASE = "/v3/users/self"
+RANGE_STREAMS = {"calibrations": "calibration", "egvs": "egv", "events": "event"}
+OVERLAP = timedelta(hours=2)
+LAST_SYNC_MAX_AGE = timedelta(days=30)
+AUX_EVERY = timedelta(days=1)
+SYNC_MARGIN = timedelta(minutes=1)
+DEVICE_LOOKBACK = timedelta(days=30)
+_SETTINGS_IGNORED = frozenset(
+    {"time", "deviceTime", "timezoneOffset", "clockDriftOffset", "conversionOffset", "origin", "payload"}
+)
+
+
+def dexcom_time(value: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss`` in UTC without an offset, as Dexcom's startDate/endDate want."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def instant(value: Any) -> datetime | None:
+    """A stored watermark or a Dexcom systemTime as an aware UTC datetime (``None`` if unreadable)."""
+    if not isinstance(value, str):
+        return None
+    parsed = parse_partner_time(value)
+    return None if parsed is None else parsed.instant.astimezone(UTC)
+
+
+def _range(body: Mapping[str, Any], stream: str) -> tuple[datetime, datetime] | None:
+    entry = body.get(stream)
+    if not isinstance(entry, Mapping):
+        return None
+    start, end = entry.get("start"), entry.get("end")
+    first = instant(start.get("systemTime")) if isinstance(start, Mapping) else None
+    last = instant(end.get("systemTime")) if isinstance(end, Mapping) else None
+    if first is None or last is None:
+        return None
+    return first, last
+
+
+def settings_hash(datum: Mapping[str, Any]) -> str:
+    """The content of a cgmSettings datum without its time and provenance: what "changed" means."""
+    content = {k: v for k, v in datum.items() if k not in _SETTINGS_IGNORED}
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def _records(body: Any, stream: str) -> list[Any]:
+    records = body.get("records") if isinstance(body, Mapping) else None
+    if not isinstance(records, list):
+        raise Transient(f"the partner's {stream} response has no records list")
+    return records
+
+
+class Sync:
+    """The adapter (see :mod:`inlet.sync.fetch`)."""
+
+    def __init__(self, partner: Partner) -> None:
+        self.partner = partner
+
+    def fetch(self, ctx: FetchContext) -> Iterator[Batch]:
+        state = ctx.state
+        last_sync = instant(state.get("lastSyncTime"))
+        params: dict[str, str] = {}
+        incremental = last_sync is not None and ctx.now - last_sync < LAST_SYNC_MAX_AGE
+        if incremental:
+            assert last_sync is not None
+            params["lastSyncTime"] = format_utc(last_sync)
+        data_range = ctx.get(f"{BASE}/dataRange", params)
+        ranges = {name: r for name in RANGE_STREAMS if (r := _range(data_range, name)) is not None}
+        history = ctx.history_start
+        egv_start: datetime | None = None
+        new_egvs = False
+        transmitters: set[str] = set()
+        for stream, kind in RANGE_STREAMS.items():
+            if stream not in ranges:
+                continue
+            first, last = ranges[stream]
+            mark = instant(state.get(stream))
+            begin = first if mark is None else min(mark - OVERLAP, first) if incremental else mark - OVERLAP
+            begin = max(begin, history)
+            if stream == "egvs":
+                egv_start = begin
+            for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
+                if stream == "egvs" and batch.records:
+                    new_egvs = True
+                    transmitters.update(
+                        r["transmitterId"]
+                        for r in batch.body["records"]
+                        if isinstance(r, Mapping) and isinstance(r.get("transmitterId"), str)
+                    )
+                yield batch
+
+        aux_time = instant(state.get("auxTime"))
+        daily = aux_time is None or ctx.now - aux_time >= AUX_EVERY
+        known = state.get("devices") if isinstance(state.get("devices"), Mapping) else {}
+        assert isinstance(known, Mapping)
+        new_transmitter = bool(transmitters - set(known))
+        upper = max(ctx.now, ranges["egvs"][1] + timedelta(seconds=1)) if "egvs" in ranges else ctx.now
+        if new_egvs or daily:
+            mark = instant(state.get("alerts"))
+            begin = mark - OVERLAP if mark is not None else (egv_start or history)
+            yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
+        if daily or new_transmitter:
+            yield self._devices(ctx, known, upper)
+        # Everything uploaded before this run started is now stored: next time ask only for later
+        # uploads (a margin for the partner's clock; what it re-reports is dropped as unchanged).
+        yield Batch(
+            "dataRange", MappingResult(), None, 0, {"lastSyncTime": format_utc(ctx.now - SYNC_MARGIN)}
+        )
+
+    def _walk(
+        self, ctx: FetchContext, stream: str, kind: str, begin: datetime, end: datetime
+    ) -> Iterator[Batch]:
+        for start, stop in windows(begin, end, ctx.max_window):
+            body = ctx.get(
+                f"{BASE}/{stream}", {"startDate": dexcom_time(start), "endDate": dexcom_time(stop)}
+            )
+            records = _records(body, stream)
+            yield Batch(
+                stream,
+                map_records(kind, records, validate=False),
+                body,
+                len(records),
+                {stream: format_utc(stop)},
+            )
+
+    def _devices(self, ctx: FetchContext, known: Mapping[str, Any], upper: datetime) -> Batch:
+        """Devices of the last 30 days; a cgmSettings datum only for a device whose settings changed."""
+        params = {"startDate": dexcom_time(upper - DEVICE_LOOKBACK), "endDate": dexcom_time(upper)}
+        body = ctx.get(f"{BASE}/devices", params)
+        records = _records(body, "devices")
+        mapped = map_records("device", records, validate=False)
+        hashes = dict(known)
+        changed = MappingResult(problems=mapped.problems)
+        for datum in mapped.datums:
+            key = str(datum.get("transmitterId") or datum.get("deviceId"))
+            digest = settings_hash(datum)
+            if hashes.get(key) != digest:
+                hashes[key] = digest
+                changed.datums.append(datum)
+        return Batch(
+            "devices", changed, body, len(records), {"devices": hashes, "auxTime": format_utc(ctx.now)}
+        )

@@ -1,0 +1,168 @@
+"""A person's partner tokens as a sync run uses them: read from the vault, refreshed safely.
+
+Refresh tokens rotate and are single-use at most partners (ACME; the simulator revokes the whole grant
+when a used one is presented again). Two rules keep a grant alive:
+
+1. one refresher at a time: a worker takes the session's refresh lock (``refresh_owner`` and
+   ``refresh_until``, taken by a compare-and-set that also checks the token is still the one it read);
+   a worker that finds the lock held waits, then uses the token the holder stored;
+2. the new pair is stored (and committed) right after the partner answers, before any data call could
+   need it, so a crash can lose at most the one answer in flight.
+
+A failed refresh is classified: ``invalid_grant`` means the grant is gone (:class:`AuthFailed` final);
+an unauthorized client is an authentication failure that may heal (a secret being rotated); anything
+else (5xx, timeouts, a malformed answer) is :class:`Transient`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+from authlib.integrations.base_client.errors import OAuthError  # type: ignore[import-untyped]
+from sqlalchemy import Engine, select, update
+
+from inlet.db.schema import provider_sessions
+from inlet.partners.contract import Partner
+from inlet.partners.service import PartnerService
+from inlet.partners.vault import VaultError
+from inlet.sync.fetch import AuthFailed, Transient
+
+log = logging.getLogger("inlet.sync")
+_US = 1_000_000
+EXPIRY_MARGIN_SECONDS = 60  # refresh this long before the partner's stated expiry
+LOCK_SECONDS = 30.0
+FINAL_ERRORS = frozenset({"invalid_grant"})
+AUTH_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+@dataclass
+class Tokens:
+    """The session's token as stored: the decrypted document and its ciphertext (the CAS key)."""
+
+    session_id: str
+    token: dict[str, Any]
+    ciphertext: str
+
+    @property
+    def access(self) -> str:
+        return str(self.token["access_token"])
+
+    def expired(self, now_seconds: float) -> bool:
+        expires_at = self.token.get("expires_at")
+        return isinstance(expires_at, int | float) and expires_at <= now_seconds + EXPIRY_MARGIN_SECONDS
+
+
+@dataclass
+class TokenKeeper:
+    engine: Engine
+    partners: PartnerService
+    owner: str
+    lock_seconds: float = LOCK_SECONDS
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+    def _decrypt(self, session_id: str, ciphertext: str) -> Tokens:
+        try:
+            return Tokens(session_id, self.partners.vault.decrypt_json(ciphertext), ciphertext)
+        except VaultError:
+            # No key can read it (keys rotated away): only a reconnect can help.
+            raise AuthFailed(
+                "the stored tokens cannot be decrypted with the current keys", final=True
+            ) from None
+
+    def load(self, session_id: str) -> Tokens:
+        with self.engine.connect() as conn:
+            ciphertext = conn.execute(
+                select(provider_sessions.c.token).where(provider_sessions.c.id == session_id)
+            ).scalar_one_or_none()
+        if ciphertext is None:
+            raise AuthFailed("the partner session is gone (disconnected)", final=True)
+        return self._decrypt(session_id, ciphertext)
+
+    def _lock(self, stale: Tokens, clock: Callable[[], int]) -> Tokens | None:
+        """Take the refresh lock for ``stale``; ``None`` when taken, else the newer tokens another
+        worker stored meanwhile. Raises :class:`Transient` when the lock stays held too long."""
+        t = provider_sessions.c
+        give_up = self.monotonic() + self.lock_seconds + 5
+        while True:
+            with self.engine.begin() as conn:
+                now = clock()
+                row = conn.execute(
+                    select(t.token, t.refresh_owner, t.refresh_until).where(t.id == stale.session_id)
+                ).first()
+                if row is None:
+                    raise AuthFailed("the partner session is gone (disconnected)", final=True)
+                if row.token != stale.ciphertext:
+                    return self._decrypt(stale.session_id, row.token)
+                if row.refresh_owner is None or (row.refresh_until or 0) <= now:
+                    taken = conn.execute(
+                        update(provider_sessions)
+                        .where(t.id == stale.session_id, t.token == stale.ciphertext)
+                        .values(refresh_owner=self.owner, refresh_until=now + int(self.lock_seconds * _US))
+                    )
+                    if taken.rowcount == 1:
+                        return None
+            if self.monotonic() > give_up:
+                raise Transient("another worker has been refreshing this person's token for too long")
+            self.sleep(0.2)
+
+    def _release(self, session_id: str, token: dict[str, Any] | None, clock: Callable[[], int]) -> None:
+        t = provider_sessions.c
+        values: dict[str, Any] = {"refresh_owner": None, "refresh_until": None}
+        if token is not None:
+            expires_at = token.get("expires_at")
+            values.update(
+                token=self.partners.vault.encrypt_json(token),
+                expires_time=int(expires_at) * _US if isinstance(expires_at, int) else None,
+                modified_time=clock(),
+            )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(provider_sessions)
+                .where(t.id == session_id, t.refresh_owner == self.owner)
+                .values(**values)
+            )
+
+    def refresh(self, partner: Partner, stale: Tokens, clock: Callable[[], int]) -> Tokens:
+        """New tokens for ``stale`` (which the partner refused or which expired). ``clock``: the run's
+        time in microseconds (the refresh lock's expiry)."""
+        newer = self._lock(stale, clock)
+        if newer is not None:
+            return newer
+        refresh_token = stale.token.get("refresh_token")
+        if not refresh_token:
+            self._release(stale.session_id, None, clock)
+            raise AuthFailed("the access token expired and the partner gave no refresh token", final=True)
+        try:
+            with self.partners.oauth_client(partner) as client:
+                answer = client.refresh_token(partner.oauth.token_url, refresh_token=refresh_token)
+            token = self.partners.stored_token(answer)
+        except OAuthError as error:
+            self._release(stale.session_id, None, clock)
+            code = str(error.error or "")
+            if code in FINAL_ERRORS:
+                raise AuthFailed(f"the partner refused the refresh token ({code})", final=True) from None
+            if code in AUTH_ERRORS:
+                raise AuthFailed(f"the partner refused our client ({code})", final=False) from None
+            raise Transient(f"the token endpoint answered {code or 'an error'}") from None
+        except (httpx2.HTTPError, ValueError) as error:
+            self._release(stale.session_id, None, clock)
+            raise Transient(f"the token endpoint failed ({type(error).__name__})") from None
+        except BaseException:
+            self._release(stale.session_id, None, clock)
+            raise
+        token.setdefault("refresh_token", refresh_token)
+        self._release(stale.session_id, token, clock)
+        log.info("partner %s: token refreshed", partner.slug)
+        with self.engine.connect() as conn:
+            ciphertext = conn.execute(
+                select(provider_sessions.c.token).where(provider_sessions.c.id == stale.session_id)
+            ).scalar_one_or_none()
+        if ciphertext is None:
+            raise AuthFailed("the partner session is gone (disconnected)", final=True)
+        return self._decrypt(stale.session_id, ciphertext)
