@@ -167,3 +167,23 @@ def test_the_forms_of_a_logged_out_person_go_to_login(web: Web, client: TestClie
     response = web.client.post("/profile/partners/dexcom/connect", data={}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/profile"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "words"),
+    [
+        ("authorized", "Dexcom is connected"),
+        ("declined", "not connected"),
+        ("error?reason=state-used", "works once"),
+    ],
+)
+def test_the_oauth_result_pages_use_the_layout_and_lead_back_to_the_profile(
+    web: Web, outcome: str, words: str
+) -> None:
+    page = web.get(f"/oauth/dexcom/{outcome}")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert '<html lang="en">' in page.text
+    assert 'href="/static/inlet.css"' in page.text
+    assert words in page.text
+    assert '<a href="/profile">Back to your profile</a>' in page.text

@@ -20,7 +20,6 @@ end on the error page, which says what happened in plain words.
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from typing import Annotated, Any
@@ -346,35 +345,25 @@ def delete_data_source(request: Request, id: str, caller: AuthDep, services: Ser
 
 
 # ---- result pages --------------------------------------------------------------------------------------
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title></head>
-<body>
-<main>
-<h1>{title}</h1>
-{paragraphs}
-<p><a href="{home}/">Back to Inlet</a></p>
-</main>
-</body></html>
-"""
+# In the web pages' layout (``inlet.web``), each ending with a link back to the profile.
 
 
-def _html(services: Any, title: str, *paragraphs: str) -> HTMLResponse:
-    body = _PAGE.format(
-        title=html.escape(title),
-        paragraphs="\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs),
-        home=html.escape(services.settings.public_base),
+def _html(request: Request, title: str, *paragraphs: str) -> HTMLResponse:
+    from inlet.web.pages import message
+    from inlet.web.session import current_session
+
+    page = message(
+        request, current_session(request), 200, title, *paragraphs, back=("/profile", "Back to your profile")
     )
-    return HTMLResponse(body, headers=NO_STORE)
+    page.headers.update(NO_STORE)
+    return page
 
 
 @router.get("/oauth/{slug}/authorized", include_in_schema=False)
-def authorized_page(slug: str, services: ServicesDep) -> HTMLResponse:
+def authorized_page(request: Request, slug: str, services: ServicesDep) -> HTMLResponse:
     name = _partner(services, slug, available=False).display_name
     return _html(
-        services,
+        request,
         f"{name} is connected",
         f"Your {name} account is now connected to Inlet. Inlet will copy your {name} data in the "
         "background, starting within a few minutes, and keep it up to date; you do not need to do anything.",
@@ -383,10 +372,10 @@ def authorized_page(slug: str, services: ServicesDep) -> HTMLResponse:
 
 
 @router.get("/oauth/{slug}/declined", include_in_schema=False)
-def declined_page(slug: str, services: ServicesDep) -> HTMLResponse:
+def declined_page(request: Request, slug: str, services: ServicesDep) -> HTMLResponse:
     name = _partner(services, slug, available=False).display_name
     return _html(
-        services,
+        request,
         f"{name} was not connected",
         f"You chose not to let Inlet read your {name} data, so nothing was connected and nothing was copied.",
         "If you change your mind, you can connect again from your profile.",
@@ -395,12 +384,12 @@ def declined_page(slug: str, services: ServicesDep) -> HTMLResponse:
 
 @router.get("/oauth/{slug}/error", include_in_schema=False)
 def error_page(
-    slug: str, services: ServicesDep, reason: Annotated[str | None, Query()] = None
+    request: Request, slug: str, services: ServicesDep, reason: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
     name = _partner(services, slug, available=False).display_name
     why = REASONS.get(reason or "", "Something went wrong.").format(partner=name)
     return _html(
-        services,
+        request,
         f"{name} could not be connected",
         f"Inlet could not connect your {name} account. {why}",
         "Nothing was connected. Please start again from your profile; if it keeps failing, contact "

@@ -78,10 +78,17 @@ def render(
 
 
 def message(
-    request: Request, session: WebSession | None, status: int, title: str, *paragraphs: str
+    request: Request,
+    session: WebSession | None,
+    status: int,
+    title: str,
+    *paragraphs: str,
+    back: tuple[str, str] | None = None,
 ) -> HTMLResponse:
-    """A page that only says something in plain words (refusals, not found)."""
-    return render(request, "message.html", session, {"title": title, "paragraphs": paragraphs}, status)
+    """A page that only says something in plain words (refusals, not found, results); ``back`` is
+    the link at its end as (URL, words), by default the profile or the start page."""
+    context = {"title": title, "paragraphs": paragraphs, "back": back}
+    return render(request, "message.html", session, context, status)
 
 
 def forbidden(request: Request, session: WebSession | None, *paragraphs: str) -> HTMLResponse:
