@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,15 +69,31 @@ def create_services(settings: Settings, engine: Engine | None = None, **override
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, services: Services | None = None
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    services: Services | None = None,
+    worker: bool = False,
+    worker_options: dict[str, Any] | None = None,
 ) -> FastAPI:
+    """The app. ``worker``: also run the sync worker (and its housekeeping) in the server's event
+    loop while it serves (``inlet serve --worker``, ``inlet demo``); without it the server never syncs."""
     settings = settings or (services.settings if services else load_settings())
     services = services or create_services(settings, engine)
+    built = services
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        from inlet.sync.service import running_worker
+
+        async with running_worker(built, **(worker_options or {})):
+            yield
 
     app = FastAPI(
         title="Inlet",
         version=__version__,
         description="Tidepool-compatible diabetes data platform",
+        lifespan=lifespan if worker else None,
     )
     app.state.services = services
     errors.install(app)

@@ -80,8 +80,10 @@ def keys_generate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8000,
+    worker: Annotated[bool, typer.Option("--worker", help="also run the sync worker in-process")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="sync tasks run at the same time (--worker)")] = 4,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API and the web pages. Without --worker it never syncs partners."""
     import uvicorn
 
     from inlet.app import create_app
@@ -92,44 +94,55 @@ def serve(
     settings = load_settings()
     engine = create_db_engine(settings.resolved_database_url())
     upgrade(engine)
-    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+    app = create_app(settings, engine=engine, worker=worker, worker_options={"concurrency": concurrency})
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="run every task due now, once, and exit")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="tasks run at the same time")] = 4,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT while running")
+    ] = None,
 ) -> None:
-    """The sync worker: claims due partner sync tasks by lease and runs them.
-
-    The partner fetch runner is not written yet: each run only reschedules its task by the partner's
-    policy (inlet.sync.worker.reschedule_only)."""
+    """The sync worker: claims due partner sync tasks by lease and runs them (fetch, store, schedule);
+    also sends connection reminders and retries queued emails."""
     import asyncio
     import signal
 
+    from inlet.app import create_services
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
-    from inlet.partners.registry import load_registry
     from inlet.settings import load_settings
-    from inlet.sync.worker import Worker
+    from inlet.sync.service import build_worker, housekeeping, housekeeping_once
 
     settings = load_settings()
     engine = create_db_engine(settings.resolved_database_url())
     try:
         upgrade(engine)
-        sync_worker = Worker(engine, load_registry(), concurrency=concurrency)
+        services = create_services(settings, engine)
+        sync_worker = build_worker(services, concurrency=concurrency)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr="127.0.0.1")
 
         async def main() -> None:
             if once:
                 await sync_worker.run_once()
+                await asyncio.to_thread(housekeeping_once, services)
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            chores = asyncio.ensure_future(housekeeping(services, stop))
             await sync_worker.run_forever(stop)
+            await chores
 
         asyncio.run(main())
+        sync_worker.close()
     finally:
         engine.dispose()
     typer.echo(sync_worker.stats.summary())

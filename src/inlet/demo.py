@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import uvicorn
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from inlet.accounts import clinics
 from inlet.app import Services, create_app, create_services
 from inlet.db.engine import create_db_engine
 from inlet.db.migrate import upgrade
+from inlet.model.timeutil import now_utc
 from inlet.settings import Settings, load_settings
 from inlet.simulator.acme import create_acme_app, default_acme_config
 from inlet.simulator.core import DEFAULT_CLIENT
@@ -28,6 +30,14 @@ from inlet.simulator.server import BackgroundSimulator, start_simulator
 PATIENT = ("demo-patient@example.org", "demo-patient-password")
 CLINICIAN = ("demo-clinician@example.org", "demo-clinician-password")
 CLINIC_NAME = "Demo Clinic"
+
+DEMO_HISTORY_DAYS = 14
+DEMO_PACE = {
+    "INLET_PARTNER_DEXCOM_INTERVAL_MIN": "1",
+    "INLET_PARTNER_DEXCOM_INTERVAL_MAX": "2",
+    "INLET_PARTNER_ACME_INTERVAL_MIN": "1",
+    "INLET_PARTNER_ACME_INTERVAL_MAX": "2",
+}
 
 _PARTNER_PATHS = {
     "DEXCOM": ("/v2/oauth2/login", "/v2/oauth2/token", "/v2/oauth2/revoke"),
@@ -115,11 +125,26 @@ def start_demo(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     url = f"http://{host}:{sock.getsockname()[1]}"
+    # Demo pace: 14 days of history back-filled on connect, readings uploaded a minute after they
+    # happen, and every person polled every 1-2 minutes (the real policy is 45-75 minutes).
+    history = now_utc() - timedelta(days=DEMO_HISTORY_DAYS)
+    dexcom_config = default_dexcom_config(seed=1)
+    acme_config = default_acme_config(seed=1)
+    dexcom_config = replace(
+        dexcom_config,
+        upload_delay=60,
+        accounts=tuple(replace(a, history_start=history) for a in dexcom_config.accounts),
+    )
+    acme_config = replace(
+        acme_config,
+        upload_delay=60,
+        accounts=tuple(replace(a, history_start=history) for a in acme_config.accounts),
+    )
     simulators = {
-        "dexcom": start_simulator(create_dexcom_app(default_dexcom_config(seed=1))),
-        "acme": start_simulator(create_acme_app(default_acme_config(seed=1))),
+        "dexcom": start_simulator(create_dexcom_app(dexcom_config)),
+        "acme": start_simulator(create_acme_app(acme_config)),
     }
-    for key, value in partner_environment(simulators).items():
+    for key, value in {**partner_environment(simulators), **DEMO_PACE}.items():
         os.environ.setdefault(key, value)
     base = settings or load_settings()
     if "INLET_PUBLIC_URL" not in os.environ:
@@ -138,7 +163,8 @@ def describe(demo: Demo) -> str:
     acme_accounts = ", ".join(a.username for a in default_acme_config(seed=1).accounts)
     return "\n".join(
         [
-            f"Inlet demo: {demo.url}/docs   (the API and its documentation; Ctrl-C stops)",
+            f"Inlet demo: {demo.url}/   (the web app; Ctrl-C stops)",
+            f"  API documentation: {demo.url}/docs",
             f"  patient:    {PATIENT[0]} / {PATIENT[1]}",
             f"  clinician:  {CLINICIAN[0]} / {CLINICIAN[1]}   ({CLINIC_NAME}; the patient shares with it)",
             f"  Dexcom simulator: {dexcom.url}   accounts: {dexcom_accounts} (no password needed)",
@@ -152,7 +178,10 @@ def run_demo(host: str, port: int, echo: Callable[[str], None] = print) -> None:
     demo, sock = start_demo(host=host, port=port)
     try:
         echo(describe(demo))
-        config = uvicorn.Config(create_app(services=demo.services), log_level="info", lifespan="on")
+        app = create_app(
+            services=demo.services, worker=True, worker_options={"concurrency": 4, "poll_seconds": 2.0}
+        )
+        config = uvicorn.Config(app, log_level="info", lifespan="on")
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -285,6 +285,7 @@ sync_tasks = Table(
     Column("last_error", Json),
     Column("created_time", Micros, nullable=False),
     Column("modified_time", Micros),
+    Column("effective_interval", Json),  # {minMinutes, maxMinutes} last scheduled with (migration 0008)
     UniqueConstraint("user_id", "provider_name"),
     Index("ix_sync_tasks_next_run_time", "next_run_time"),
 )

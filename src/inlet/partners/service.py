@@ -71,10 +71,16 @@ class DataSource:
     created_time: int
     modified_time: int | None
     revision: int
+    sync_state: dict[str, Any] | None = None
+    task: dict[str, Any] | None = None  # the sync task's schedule and outcome, when there is a task
 
     @classmethod
     def from_row(cls, row: Any) -> DataSource:
-        return cls(**{name: row._mapping[name] for name in cls.__slots__})
+        mapping = row._mapping
+        source = cls(**{name: mapping[name] for name in cls.__slots__ if name != "task"})
+        if mapping.get("task_id") is not None:
+            source.task = {name: mapping[f"task_{name}"] for name in _TASK_FIELDS}
+        return source
 
     def public(self) -> dict[str, Any]:
         """Tidepool's data source object; absent values are left out."""
@@ -95,7 +101,50 @@ class DataSource:
             "modifiedTime": _time(self.modified_time),
             "revision": self.revision,
         }
+        body.update(self._sync_view())
         return {key: value for key, value in body.items() if value is not None}
+
+    def _sync_view(self) -> dict[str, Any]:
+        """Inlet's sync fields (Tidepool clients ignore them): when the next run is due (absent while
+        the source waits for a reconnect), the last run and success, the failures in a row and the
+        last one's error, the interval the person is polled at, and what the syncs have done."""
+        state = self.sync_state or {}
+        view: dict[str, Any] = {"counters": state.get("counters")}
+        task = self.task
+        if task is not None:
+            next_run = task["next_run_time"]
+            view.update(
+                {
+                    "nextRunTime": _time(next_run) if next_run is not None and next_run < PARKED else None,
+                    "lastRunTime": _time(task["last_run_time"]),
+                    "lastSuccessTime": _time(task["last_success_time"]),
+                    "failureCount": task["failure_count"],
+                    "lastError": task["last_error"],
+                    "effectiveInterval": task["effective_interval"],
+                }
+            )
+        return view
+
+
+PARKED = 2**62  # a task's next_run_time while its source waits for a reconnect (inlet.sync.worker)
+_TASK_FIELDS = (
+    "id",
+    "next_run_time",
+    "last_run_time",
+    "last_success_time",
+    "failure_count",
+    "last_error",
+    "effective_interval",
+)
+
+
+def sources_query() -> Any:
+    """Data sources with their sync task's schedule columns (``task_*``), if any."""
+    t = sync_tasks.c
+    columns = [getattr(t, name).label(f"task_{name}") for name in _TASK_FIELDS]
+    return select(data_sources, *columns).select_from(
+        data_sources.outerjoin(sync_tasks, sync_tasks.c.data_source_id == data_sources.c.id)
+    )
 
 
 def _time(micros: int | None) -> str | None:
@@ -458,21 +507,19 @@ class PartnerService:
 
     def find_source(self, conn: Connection, user_id: str, slug: str) -> DataSource | None:
         row = conn.execute(
-            select(data_sources).where(
-                data_sources.c.user_id == user_id, data_sources.c.provider_name == slug
-            )
+            sources_query().where(data_sources.c.user_id == user_id, data_sources.c.provider_name == slug)
         ).first()
         return None if row is None else DataSource.from_row(row)
 
     def get_source(self, conn: Connection, source_id: str) -> DataSource | None:
-        row = conn.execute(select(data_sources).where(data_sources.c.id == source_id)).first()
+        row = conn.execute(sources_query().where(data_sources.c.id == source_id)).first()
         return None if row is None else DataSource.from_row(row)
 
     def list_sources(
         self, conn: Connection, user_id: str, page: int = 0, size: int = 100
     ) -> list[DataSource]:
         rows = conn.execute(
-            select(data_sources)
+            sources_query()
             .where(data_sources.c.user_id == user_id)
             .order_by(data_sources.c.created_time, data_sources.c.id)
             .offset(page * size)

@@ -151,6 +151,7 @@ def complete(
     outcome: str,
     error: dict[str, Any] | None = None,
     now: int | None = None,
+    effective_interval: dict[str, float] | None = None,
 ) -> bool:
     """Release the lease and schedule the next run, if ``lease`` is still the task's current lease.
 
@@ -167,6 +168,8 @@ def complete(
         "next_run_time": next_run_time,
         "modified_time": now,
     }
+    if effective_interval is not None:
+        values["effective_interval"] = effective_interval
     if outcome == "success":
         values.update(failure_count=0, last_success_time=now, last_error=None)
     elif outcome == "failure":

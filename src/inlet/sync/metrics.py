@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
@@ -78,3 +78,16 @@ class DatabaseCollector(Collector):
         yield lag
         yield tasks
         yield sources
+
+
+_registries: dict[int, CollectorRegistry] = {}
+
+
+def database_registry(engine: Engine) -> CollectorRegistry:
+    """A registry holding the :class:`DatabaseCollector` of ``engine`` (one per engine)."""
+    registry = _registries.get(id(engine))
+    if registry is None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(DatabaseCollector(engine))
+        _registries[id(engine)] = registry
+    return registry

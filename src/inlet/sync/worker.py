@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from inlet.model.timeutil import from_micros, to_micros
 from inlet.partners.contract import Partner
 from inlet.partners.registry import PartnerRegistry
+from inlet.partners.service import PARKED  # a task waiting for a reconnect (connect makes it due)
 from inlet.sync import leases
 from inlet.sync.leases import DbClock, Lease
 from inlet.sync.policy import (
@@ -40,7 +41,6 @@ from inlet.sync.policy import (
 log = logging.getLogger("inlet.sync")
 Outcome = Literal["success", "failure", "skipped"]
 UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
-PARKED = 2**62  # next_run_time of a task that waits for a reconnect (connect makes it due again)
 
 
 @dataclass(frozen=True)
@@ -169,10 +169,16 @@ class Worker:
         with self.engine.begin() as conn:
             now_us = self.clock(conn)
             now = from_micros(now_us)
-            next_run = PARKED if result.park else to_micros(self._schedule(conn, lease, partner, result, now))
+            interval: dict[str, float] | None = None
+            if result.park:
+                next_run = PARKED
+            else:
+                when, interval = self._schedule(conn, lease, partner, result, now)
+                next_run = to_micros(when)
             return leases.complete(
                 conn,
                 lease,
+                effective_interval=interval,
                 next_run_time=next_run,
                 outcome=result.outcome,
                 error=result.error,
@@ -181,9 +187,10 @@ class Worker:
 
     def _schedule(
         self, conn: Any, lease: Lease, partner: Partner | None, result: RunResult, now: datetime
-    ) -> datetime:
+    ) -> tuple[datetime, dict[str, float] | None]:
+        """When the task runs next, and the effective interval when the policy chose it."""
         if partner is None:
-            return now + UNKNOWN_PARTNER_RETRY
+            return now + UNKNOWN_PARTNER_RETRY, None
         policy = partner.policy
         if result.next_run_time is not None:
             when = result.next_run_time
@@ -191,8 +198,12 @@ class Worker:
             when = now + backoff_delay(lease.failure_count + 1, self.rng)
         else:
             interval = effective_interval(policy, leases.count_tasks(conn, partner.slug), self.calls_per_run)
-            return next_run_time(now, policy, self.rng, interval)
-        return leave_blackouts(when, policy.blackouts, self.rng)
+            shown = {
+                "minMinutes": round(interval.min_minutes, 2),
+                "maxMinutes": round(interval.max_minutes, 2),
+            }
+            return next_run_time(now, policy, self.rng, interval), shown
+        return leave_blackouts(when, policy.blackouts, self.rng), None
 
     # ---- running -----------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@ refresh lock of a provider session.
 
 - ``data_sources.sync_state``: the source's per-stream watermarks, device hashes and counters (JSON),
   kept across disconnects so a reconnect resumes where the last sync stopped;
+- ``sync_tasks.effective_interval``: the interval the task was last scheduled with (the manifest's,
+  stretched when the partner's budget is short), shown on the data source;
 - ``partner_budgets``: one row per partner: requests used in the current hour window (shared by every
   worker process) and the circuit breaker (``blocked_until`` after a 429);
 - ``partner_payloads``: every partner response a sync stored data from, as received, with the records
@@ -33,6 +35,8 @@ Json = sa.JSON().with_variant(JSONB(), "postgresql")
 def upgrade() -> None:
     with op.batch_alter_table("data_sources") as batch:
         batch.add_column(sa.Column("sync_state", Json))
+    with op.batch_alter_table("sync_tasks") as batch:
+        batch.add_column(sa.Column("effective_interval", Json))
     with op.batch_alter_table("provider_sessions") as batch:
         batch.add_column(sa.Column("refresh_owner", sa.String(64)))
         batch.add_column(sa.Column("refresh_until", sa.BigInteger))
@@ -71,5 +75,7 @@ def downgrade() -> None:
     with op.batch_alter_table("provider_sessions") as batch:
         batch.drop_column("refresh_until")
         batch.drop_column("refresh_owner")
+    with op.batch_alter_table("sync_tasks") as batch:
+        batch.drop_column("effective_interval")
     with op.batch_alter_table("data_sources") as batch:
         batch.drop_column("sync_state")
