@@ -130,3 +130,24 @@ def test_a_clinician_sees_a_patient_who_shares_with_the_clinic(
         )
     web.login(doctor.username)
     assert web.get(f"/data/view/{pat.user_id}").status_code == status
+
+
+def test_device_cbg_under_cloud_cgm_data_is_shown_once(web: Web, client: TestClient) -> None:
+    """The read API's cloud CGM overlap rule holds on the page too: one sensor, seen through the
+    partner cloud and through a receiver upload, is counted once (from the cloud)."""
+    person = account(client, "pat")
+    cloud = [cbg(2, 12, minute, 120) for minute in range(0, 60, 5)]
+    upload(
+        client,
+        person,
+        cloud,
+        dataSetType="continuous",
+        client={"name": "org.inlet.partner.dexcom", "version": "1.0.0"},
+    )
+    receiver = [cbg(2, 12, minute, 121) for minute in range(2, 55, 5)]  # inside the cloud span
+    upload(client, person, [{**item, "deviceId": "Receiver_1"} for item in receiver], deviceId="Receiver_1")
+    web.login(person.username)
+    page = web.get(f"/data/view/{person.user_id}?day=2026-10-02")
+    found = re.search(r"(\d+) CGM readings", page.text)
+    assert found, page.text
+    assert found.group(1) == "12"

@@ -2,9 +2,10 @@
 platform's permissions let view the person's data (the check of ``GET /data/:userId``).
 
 Days are local days of the data (``time + timezoneOffset``), as the person lived them. The default
-day is the latest one with CGM data. Data is read as the read API serves it: active rows of the
-user's cbg, basal, bolus and food, in a bounded time window (the overview's 14 days plus a margin for
-time zones), so the page costs the same however many years the person has.
+day is the latest one with CGM data. Data is read through the read API's own query
+(``inlet.data.queries``): active rows of the user's cbg, basal, bolus and food, with its cloud CGM
+overlap rule, in a bounded window (the overview's 14 days plus a margin for time zones), so the page
+costs the same however many years the person has.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from inlet.accounts.deps import Caller, permissions_for
+from inlet.data import queries
 from inlet.db.engine import read_only
-from inlet.db.schema import device_data
 from inlet.model.timeutil import parse_rfc3339, to_micros
 from inlet.reports.agp import agp
 from inlet.reports.glucose import RANGES, Reading, readings_from_docs
@@ -31,7 +32,6 @@ from inlet.web.pages import forbidden, message, render, to_login
 from inlet.web.session import current_session, services_of
 
 router = APIRouter()
-d = device_data
 OVERVIEW_DAYS = 14
 ZONE_MARGIN = timedelta(hours=15)  # wider than any UTC offset (-12 h .. +14 h)
 VIEW_PERMISSIONS = frozenset({"root", "custodian", "view"})
@@ -63,34 +63,21 @@ def local_time(doc: Mapping[str, Any]) -> datetime | None:
     return (parsed.astimezone(UTC) + timedelta(minutes=minutes)).replace(tzinfo=None)
 
 
+def _plan(conn: Connection, user_id: str, types: list[str], **fields: Any) -> queries.ReadPlan:
+    """A read of ``GET /data/:userId`` (its cloud CGM overlap and Medtronic rules included)."""
+    return queries.prepare(conn, queries.DataQuery(user_id=user_id, types=types, **fields))
+
+
 def latest_cbg(conn: Connection, user_id: str) -> dict[str, Any] | None:
-    newest = conn.execute(
-        select(func.max(d.c.time)).where(d.c.user_id == user_id, d.c.type == "cbg", d.c.active.is_(True))
-    ).scalar()
-    if newest is None:
-        return None
-    row = conn.execute(
-        select(d.c.doc)
-        .where(d.c.user_id == user_id, d.c.type == "cbg", d.c.active.is_(True), d.c.time == newest)
-        .limit(1)
-    ).first()
-    return None if row is None else _doc(row.doc)
+    rows = queries.latest_rows(conn, _plan(conn, user_id, ["cbg"], latest=True))
+    return _doc(rows[-1][1]) if rows else None
 
 
 def load_docs(conn: Connection, user_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The user's active cbg, basal, bolus and food with ``start <= time < end``, in time order."""
-    rows = conn.execute(
-        select(d.c.doc)
-        .where(
-            d.c.user_id == user_id,
-            d.c.type.in_(TYPES),
-            d.c.active.is_(True),
-            d.c.time >= to_micros(start),
-            d.c.time < to_micros(end),
-        )
-        .order_by(d.c.time, d.c.pk)
-    )
-    return [_doc(row.doc) for row in rows]
+    """The user's cbg, basal, bolus and food with ``start <= time <= end`` as the read API serves them
+    (active, current versions), in time order."""
+    plan = _plan(conn, user_id, list(TYPES), start=to_micros(start), end=to_micros(end))
+    return [_doc(row.doc) for row in conn.execute(queries.device_data_query(conn, plan))]
 
 
 def _on_day(doc: Mapping[str, Any], day_start: datetime, day_end: datetime) -> bool:
