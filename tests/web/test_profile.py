@@ -187,3 +187,30 @@ def test_the_oauth_result_pages_use_the_layout_and_lead_back_to_the_profile(
     assert 'href="/static/inlet.css"' in page.text
     assert words in page.text
     assert '<a href="/profile">Back to your profile</a>' in page.text
+
+
+def test_the_sync_engine_fields_are_shown_when_present() -> None:
+    """The card reads the sync engine's data source keys with ``.get()``: shown when there."""
+    from inlet.web.profile_routes import PartnerCard
+
+    card = PartnerCard(
+        "dexcom",
+        "Dexcom",
+        CONNECTED,
+        {
+            "lastImportTime": "2026-03-20T12:00:00Z",
+            "nextRunTime": "2026-03-20T12:30:00Z",
+            "failureCount": 2,
+            "lastError": {"code": "partner-unavailable", "title": "Dexcom is down", "detail": "HTTP 503"},
+            "effectiveInterval": {"minMinutes": 30, "maxMinutes": 60},
+        },
+    )
+    assert card.action == "Disconnect"
+    assert card.next_sync == "2026-03-20T12:30:00Z"
+    assert card.interval == "every 30 to 60 minutes"
+    assert card.last_error["title"] == "Dexcom is down"
+    error = PartnerCard("dexcom", "Dexcom", ERROR, {"error": {"code": "partner-unavailable", "title": "t"}})
+    assert error.action == "Reconnect"
+    assert "contact whoever runs" in error.advice
+    revoked = PartnerCard("dexcom", "Dexcom", ERROR, {"error": {"code": "authentication-failed"}})
+    assert "sign in at Dexcom again" in revoked.advice
