@@ -138,6 +138,22 @@ class SyncEnv:
         mapped = dexcom_map(kind, select_records(username, start, end, self.now.timestamp()))
         return _normalized(mapped.datums)
 
+    def acme_expected(self, kind: str = "basal", username: str = ACME_USER) -> dict[str, dict[str, Any]]:
+        """The simulator's ``basal`` or ``bolus`` records visible now (ended plus the upload delay),
+        mapped with the device's id and normalized as Inlet stores them, by origin id."""
+        from inlet.partners.acme.mapping import map_records as acme_map
+        from inlet.simulator.acme import AcmeSimulator
+
+        sim = self.acme.simulator
+        assert isinstance(sim, AcmeSimulator)
+        start = (HISTORY_START - timedelta(days=1)).timestamp()
+        now = self.now.timestamp()
+        select_records = {"basal": sim.basals, "bolus": sim.boluses}[kind]
+        device_id = sim.users[username].device_id
+        mapped = acme_map(kind, select_records(username, start, now, now), device_id)
+        assert not mapped.problems, mapped.problems[:3]
+        return _normalized(mapped.datums)
+
 
 def _normalized(datums: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     parsed = parse_data(datums)
