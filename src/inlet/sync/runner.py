@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -125,6 +126,7 @@ class SyncRunner:
     http_timeout: float = 15.0
     _http: httpx2.Client | None = field(default=None, init=False, repr=False)
     _gate: BudgetGate | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.engine = self.services.engine
@@ -132,23 +134,27 @@ class SyncRunner:
 
     @property
     def http(self) -> httpx2.Client:
-        if self._http is None:
-            limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
-            self._http = httpx2.Client(
-                transport=self.transport, timeout=self.http_timeout, trust_env=False, limits=limits
-            )
-        return self._http
+        """One connection pool for every run of this worker (runs execute in threads)."""
+        with self._lock:
+            if self._http is None:
+                limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
+                self._http = httpx2.Client(
+                    transport=self.transport, timeout=self.http_timeout, trust_env=False, limits=limits
+                )
+            return self._http
 
     @property
     def gate(self) -> BudgetGate:
-        if self._gate is None:
-            self._gate = BudgetGate(self.engine, lambda: int(time.time() * _US))
-        return self._gate
+        with self._lock:
+            if self._gate is None:
+                self._gate = BudgetGate(self.engine, lambda: int(time.time() * _US))
+            return self._gate
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
 
     async def __call__(self, run: TaskRun) -> RunResult:
         return await asyncio.to_thread(self.run, run)

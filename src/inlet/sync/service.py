@@ -39,6 +39,7 @@ def build_worker(
         transport=transport,
         time_budget=timedelta(seconds=settings.sync_time_budget_seconds),
         raw_retention_days=settings.raw_retention_days,
+        http_timeout=options.pop("http_timeout", 15.0),
     )
     worker = Worker(
         services.engine,
@@ -46,7 +47,7 @@ def build_worker(
         runner,
         concurrency=concurrency,
         owner=owner,
-        lease_seconds=settings.sync_lease_seconds,
+        lease_seconds=options.pop("lease_seconds", settings.sync_lease_seconds),
         poll_seconds=options.pop("poll_seconds", 5.0),
         **options,
     )
