@@ -7,6 +7,7 @@ flow, and sync workers run in-process with the simulators' clock injected (no sl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -132,7 +133,7 @@ class SyncEnv:
     def dexcom_expected(self, kind: str = "egv", username: str = DEXCOM_USER) -> dict[str, dict[str, Any]]:
         """The simulator's records of ``kind`` visible now, mapped and normalized as Inlet stores them."""
         sim = self.dexcom.simulator
-        start = (HISTORY_START - timedelta(days=1)).timestamp()
+        start = (self.now - timedelta(days=400)).timestamp()
         end = self.now.timestamp()
         select_records = {"egv": sim.egvs, "calibration": sim.calibrations, "event": sim.events}[kind]
         mapped = dexcom_map(kind, select_records(username, start, end, self.now.timestamp()))
@@ -146,7 +147,7 @@ class SyncEnv:
 
         sim = self.acme.simulator
         assert isinstance(sim, AcmeSimulator)
-        start = (HISTORY_START - timedelta(days=1)).timestamp()
+        start = (self.now - timedelta(days=400)).timestamp()
         now = self.now.timestamp()
         select_records = {"basal": sim.basals, "bolus": sim.boluses}[kind]
         device_id = sim.users[username].device_id
@@ -173,19 +174,22 @@ def same_records(stored: dict[str, dict[str, Any]], expected: dict[str, dict[str
         assert have == want, origin_id
 
 
-@pytest.fixture
-def sync_env(db_url: str, tmp_path: Path) -> Iterator[SyncEnv]:
-    dexcom_clock, acme_clock = FrozenClock(T0), FrozenClock(T0)
+@contextlib.contextmanager
+def open_env(
+    db_url: str, tmp_path: Path, t0: datetime = T0, history: timedelta = T0 - HISTORY_START
+) -> Iterator[SyncEnv]:
+    """Both simulators frozen at ``t0`` with ``history`` of data, and a live Inlet pointed at them."""
+    dexcom_clock, acme_clock = FrozenClock(t0), FrozenClock(t0)
     config = default_dexcom_config(1, clock=dexcom_clock)
-    accounts = tuple(replace(a, history_start=HISTORY_START) for a in config.accounts)
+    accounts = tuple(replace(a, history_start=t0 - history) for a in config.accounts)
     acme_config = default_acme_config(1, clock=acme_clock)
-    acme_accounts = tuple(replace(a, history_start=HISTORY_START) for a in acme_config.accounts)
+    acme_accounts = tuple(replace(a, history_start=t0 - history) for a in acme_config.accounts)
     with (
         start_simulator(create_dexcom_app(replace(config, accounts=accounts))) as dexcom,
         start_simulator(create_acme_app(replace(acme_config, accounts=acme_accounts))) as acme,
     ):
         clock = Clock()
-        clock.now = T0
+        clock.now = t0
 
         def configure(services: Any) -> None:
             services.partners.registry = load_registry(partner_env(dexcom, acme))
@@ -198,3 +202,9 @@ def sync_env(db_url: str, tmp_path: Path) -> Iterator[SyncEnv]:
                 yield SyncEnv(Inlet(server, tmp_path, http, clock), dexcom, acme, dexcom_clock, acme_clock)
             finally:
                 server.stop()
+
+
+@pytest.fixture
+def sync_env(db_url: str, tmp_path: Path) -> Iterator[SyncEnv]:
+    with open_env(db_url, tmp_path) as env:
+        yield env
