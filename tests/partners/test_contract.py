@@ -154,6 +154,7 @@ def test_every_field_can_be_overridden() -> None:
         "INLET_PARTNER_DEXCOM_INTERVAL_MIN": "105",
         "INLET_PARTNER_DEXCOM_INTERVAL_MAX": "135",
         "INLET_PARTNER_DEXCOM_HISTORY_START": "2020-02-29",
+        "INLET_PARTNER_DEXCOM_HISTORY_DAYS": "400",
     }
     assert {key.removeprefix("INLET_PARTNER_DEXCOM_") for key in env} == set(OVERRIDE_FIELDS)
     registry = load_registry(env)
@@ -170,6 +171,7 @@ def test_every_field_can_be_overridden() -> None:
     assert dexcom.policy.requests_per_hour == 1200
     assert (dexcom.policy.interval_min, dexcom.policy.interval_max) == (105, 135)
     assert dexcom.policy.history_start == date(2020, 2, 29)
+    assert dexcom.policy.history_days == 400
     assert "my-secret" not in repr(dexcom)
     assert registry.available("acme") is None  # no credentials: not offered
 

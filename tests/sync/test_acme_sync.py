@@ -50,9 +50,9 @@ def test_the_first_sync_back_fills_everything(sync_env: SyncEnv) -> None:
     streams = source.sync_state["streams"]
     assert set(streams) == {"basals:" + device_id, "boluses:" + device_id, "devices"}
     assert streams["devices"] == {device_id: "2026-03-20T11:15:00.000Z"}
-    # One devices call, then one page per 7-day window and stream from the policy's history start
-    # (2020-01-01) to the last upload: the whole first-sync cost.
-    span = datetime(2026, 3, 20, 11, 15, 1, tzinfo=UTC) - datetime(2020, 1, 1, tzinfo=UTC)
+    # One devices call, then one page per 7-day window and stream from the first sync's start (the
+    # policy's history_days, 90, before the run) to the last upload: the whole first-sync cost.
+    span = datetime(2026, 3, 20, 11, 15, 1, tzinfo=UTC) - (sync_env.now - timedelta(days=90))
     windows = -(-span // timedelta(days=7))
     assert _calls(sync_env, account.user_id) == 1 + 2 * windows
     # Every stored datum carries the device's id.
@@ -206,12 +206,13 @@ def test_an_unchanged_upload_costs_one_call_and_a_device_without_id_is_skipped()
     assert [p.reason for p in batches[0].result.problems] == ["deviceId is missing"]
 
 
-def test_a_first_sync_starts_at_the_history_start_and_walks_seven_day_windows() -> None:
+def test_a_first_sync_starts_history_days_back_and_walks_seven_day_windows() -> None:
     api = ScriptedAcme([_device()], {"basals": [], "boluses": []})
     sync, ctx = _ctx(api)
     batches = list(sync.fetch(ctx))
     windows = [(q["start"], q["end"]) for p, q in api.requests if p.endswith("/basals")]
-    assert windows[0][0] == "2020-01-01T00:00:00Z"
+    assert windows[0][0] == "2025-12-20T12:00:00Z"  # 90 days before the run (not 2020-01-01)
+    assert len(windows) == 13
     assert windows[-1][1] == "2026-03-20T11:15:01Z"
     assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     # Empty pages store no raw body; their watermarks still move.

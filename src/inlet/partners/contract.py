@@ -44,6 +44,7 @@ OVERRIDE_FIELDS = (
     "INTERVAL_MIN",
     "INTERVAL_MAX",
     "HISTORY_START",
+    "HISTORY_DAYS",
 )
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -81,6 +82,8 @@ class Policy:
     max_days_per_request: int
     history_start: date
     blackouts: tuple[Blackout, ...] = ()
+    history_days: int | None = None  # a first sync reaches at most this many days back (partners
+    # without a dataRange-like call would otherwise walk every window since history_start)
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,7 @@ def parse_manifest(data: Mapping[str, Any], where: str, package: str | None = No
         max_days_per_request=table.integer("max_days_per_request"),
         history_start=_date(table.need_text("history_start"), table.where),
         blackouts=tuple(blackouts),
+        history_days=table.integer("history_days") if "history_days" in table.table else None,
     )
     table.done()
     top.done()
@@ -406,6 +410,8 @@ def apply_overrides(partner: Partner, environ: Mapping[str, str]) -> Partner:
             policy["interval_max"] = _override_int(value, key)
         elif name == "HISTORY_START":
             policy["history_start"] = _date(value.strip(), key)
+        elif name == "HISTORY_DAYS":
+            policy["history_days"] = _override_int(value, key)
     new_policy = _check_policy(replace(partner.policy, **policy), f"{prefix}INTERVAL_MIN/MAX")
     return replace(partner, oauth=replace(partner.oauth, **oauth), policy=new_policy, **top)
 

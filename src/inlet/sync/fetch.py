@@ -126,8 +126,18 @@ class FetchContext:
 
     @property
     def history_start(self) -> datetime:
-        start = self.partner.policy.history_start
-        return datetime(start.year, start.month, start.day, tzinfo=self.now.tzinfo)
+        """Where a first sync starts: the policy's ``history_start``, or ``history_days`` before now
+        when that is later."""
+        policy = self.partner.policy
+        start = datetime(
+            policy.history_start.year,
+            policy.history_start.month,
+            policy.history_start.day,
+            tzinfo=self.now.tzinfo,
+        )
+        if policy.history_days is not None:
+            start = max(start, self.now - timedelta(days=policy.history_days))
+        return start
 
     @property
     def max_window(self) -> timedelta:
