@@ -1,4 +1,5 @@
-"""``inlet demo`` as a new user runs it: both simulated partners are offered, demo accounts work."""
+"""``inlet demo`` as a new user runs it: the home page, both simulated partners offered, demo accounts
+that work, and data flowing from both partners once they are connected (the worker runs inside)."""
 
 from __future__ import annotations
 
@@ -51,14 +52,41 @@ def test_demo_offers_both_partners_and_the_demo_accounts(tmp_path: Path) -> None
             assert login.status_code == 200, login.text
             headers = {"x-tidepool-session-token": login.headers["x-tidepool-session-token"]}
             user_id = login.json()["userid"]
-            token = http.post(f"/v1/users/{user_id}/restricted_tokens", json={}, headers=headers).json()["id"]
-            for slug, simulator in (("dexcom", dexcom.group(1)), ("acme", acme.group(1))):
+            home = http.get("/")
+            assert home.status_code == 200
+            assert home.headers["content-type"].startswith("text/html")
+            for slug, simulator, username in (
+                ("dexcom", dexcom.group(1), "SandboxUser1"),
+                ("acme", acme.group(1), "acme-user-1"),
+            ):
+                # a restricted token per flow: a successful connection spends it
+                token = http.post(f"/v1/users/{user_id}/restricted_tokens", json={}, headers=headers).json()[
+                    "id"
+                ]
                 response = http.get(f"/v1/oauth/{slug}/authorize", params={"restricted_token": token})
                 assert response.status_code == 307
-                assert response.headers["location"].startswith(simulator)
-                consent = httpx.get(response.headers["location"], timeout=10)
+                partner_url = response.headers["location"]
+                assert partner_url.startswith(simulator)
+                consent = httpx.get(partner_url, timeout=10)
                 assert consent.status_code == 200
                 assert "Allow" in consent.text
+                allowed = httpx.post(
+                    partner_url, data={"username": username, "password": "", "decision": "allow"}, timeout=10
+                )
+                assert allowed.status_code == 302, allowed.text
+                back = http.get(allowed.headers["location"])
+                assert back.status_code == 303
+                assert back.headers["location"].endswith(f"/oauth/{slug}/authorized"), back.headers[
+                    "location"
+                ]
+            # the worker back-fills both partners' history at once (types from each partner)
+            seen: set[str] = set()
+            while time.monotonic() < deadline + 60 and not {"cbg", "basal", "bolus"} <= seen:
+                data = http.get(f"/data/{user_id}", headers=headers)
+                assert data.status_code == 200, data.text
+                seen = {datum["type"] for datum in data.json()}
+                time.sleep(0.5)
+            assert {"cbg", "basal", "bolus"} <= seen, seen
             clinician = base64.b64encode(b"demo-clinician@example.org:demo-clinician-password").decode()
             assert (
                 http.post("/auth/login", headers={"Authorization": f"Basic {clinician}"}).status_code == 200
