@@ -9,7 +9,7 @@ CLIENT_STAMP := $(CLIENT_DIR)/node_modules/.stamp-install
 NPM          := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help install client demo serve test lint bench clean
+.PHONY: help install client browser demo serve test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,13 @@ $(CLIENT_STAMP): $(CLIENT_DIR)/package.json $(CLIENT_DIR)/package-lock.json
 	touch $(CLIENT_STAMP)
 
 client: $(CLIENT_STAMP) ## install Tidepool's platform client (npm) that tests/client drives
+
+browser: $(STAMP) ## install Debian's chromium if missing (root or sudo), then run the browser tests
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "chromium is missing and installing it needs root: apt-get install chromium"; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(PY) -m pytest -q tests/browser
 
 demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
 	$(VENV)/bin/inlet demo
