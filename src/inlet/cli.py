@@ -89,13 +89,15 @@ def serve(
     from inlet.app import create_app
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
+    from inlet.logs import configure_logging
     from inlet.settings import load_settings
 
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     engine = create_db_engine(settings.resolved_database_url())
     upgrade(engine)
     app = create_app(settings, engine=engine, worker=worker, worker_options={"concurrency": concurrency})
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_config=None)  # our structured logging
 
 
 @app.command()
@@ -114,10 +116,12 @@ def worker(
     from inlet.app import create_services
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
+    from inlet.logs import configure_logging
     from inlet.settings import load_settings
     from inlet.sync.service import build_worker, housekeeping, housekeeping_once
 
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     engine = create_db_engine(settings.resolved_database_url())
     try:
         upgrade(engine)

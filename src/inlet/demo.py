@@ -20,6 +20,7 @@ from inlet.accounts import clinics
 from inlet.app import Services, create_app, create_services
 from inlet.db.engine import create_db_engine
 from inlet.db.migrate import upgrade
+from inlet.logs import configure_logging
 from inlet.model.timeutil import now_utc
 from inlet.settings import Settings, load_settings
 from inlet.simulator.acme import create_acme_app, default_acme_config
@@ -175,13 +176,15 @@ def describe(demo: Demo) -> str:
 
 
 def run_demo(host: str, port: int, echo: Callable[[str], None] = print) -> None:
-    demo, sock = start_demo(host=host, port=port)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    demo, sock = start_demo(settings, host=host, port=port)
     try:
         echo(describe(demo))
         app = create_app(
             services=demo.services, worker=True, worker_options={"concurrency": 4, "poll_seconds": 2.0}
         )
-        config = uvicorn.Config(app, log_level="info", lifespan="on")
+        config = uvicorn.Config(app, log_config=None, lifespan="on")
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     mail_from: str = "inlet@localhost"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
     log_level: str = "INFO"
+    log_format: str = Field(
+        default="console", pattern="^(console|json)$", description="console or json lines"
+    )
     raw_retention_days: int = Field(
         default=30, ge=0, description="days partner payloads are kept (0: forever)"
     )

@@ -97,7 +97,7 @@ def test_sync_logs_carry_no_tokens(sync_env: SyncEnv, caplog: object) -> None:
     # Inlet's own logs at every level, and everything at INFO and above (the simulator's OAuth server
     # logs its tokens at DEBUG: that is the partner's side, not ours)
     ours = [r for r in records if r.name.startswith("inlet") or r.levelno >= logging.INFO]
-    text = "\n".join(r.getMessage() for r in ours)
-    assert "sync task" in text
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in ours)
+    assert any(r.getMessage() == "sync run" and r.__dict__.get("outcome") == "success" for r in ours)
     assert token["access_token"] not in text
     assert token["refresh_token"] not in text

@@ -205,17 +205,18 @@ class SyncRunner:
         if outcome != "lease-lost":
             self._finish(source, stats, result, clock)
         log.info(
-            "sync task %s partner=%s outcome=%s calls=%d stored=%d replaced=%d unchanged=%d skipped=%d "
-            "deleted=%d",
-            lease.task_id,
-            partner.slug,
-            outcome,
-            stats.calls,
-            stats.stored,
-            stats.replaced,
-            stats.unchanged,
-            stats.skipped,
-            stats.deleted,
+            "sync run",
+            extra={
+                "task": lease.task_id,
+                "partner": partner.slug,
+                "outcome": outcome,
+                "calls": stats.calls,
+                "stored": stats.stored,
+                "updated": stats.replaced,
+                "unchanged": stats.unchanged,
+                "skipped": stats.skipped,
+                "deleted": stats.deleted,
+            },
         )
         return result
 
@@ -249,7 +250,7 @@ class SyncRunner:
             for batch in adapter.fetch(ctx):
                 self._store(partner, lease, source, batch, stats, clock())
         except OutOfTime:
-            log.info("sync task %s: time budget spent; resuming soon", lease.task_id)
+            log.info("sync run out of time; resuming soon", extra={"task": lease.task_id})
             return RunResult("success", next_run_time=run.started + RESUME_AFTER)
         return RunResult("success")
 
@@ -388,13 +389,16 @@ class SyncRunner:
         metrics.RECORDS.labels(partner.slug, "skipped").inc(len(skipped))
         metrics.RECORDS.labels(partner.slug, "deleted").inc(deleted)
         for problem in skipped:
+            # the reason may quote a value: it stays in partner_payloads, never in a log line
             log.warning(
-                "sync task %s partner=%s skipped a %s record %s: %s",
-                lease.task_id,
-                partner.slug,
-                problem.kind,
-                problem.record_id,
-                problem.reason,
+                "partner record skipped",
+                extra={
+                    "task": lease.task_id,
+                    "partner": partner.slug,
+                    "kind": problem.kind,
+                    "record": problem.record_id,
+                    "field": problem.field,
+                },
             )
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView, now: int) -> DataSet:
@@ -617,7 +621,7 @@ def _tell_people(
         try:
             services.notifier.send(conn, address, subject, body, link)
         except ValueError:
-            log.warning("partner %s: an address of user %s cannot be emailed", partner.slug, user_id)
+            log.warning("an address cannot be emailed", extra={"partner": partner.slug, "user": user_id})
 
 
 def utc_text(micros: int) -> str:

@@ -242,11 +242,13 @@ class Worker:
         else:
             stats.skipped += 1
         log.info(
-            "sync task %s partner=%s outcome=%s completed=%s",
-            lease.task_id,
-            lease.provider_name,
-            result.outcome,
-            completed,
+            "sync task completed",
+            extra={
+                "task": lease.task_id,
+                "partner": lease.provider_name,
+                "outcome": result.outcome,
+                "completed": completed,
+            },
         )
 
     async def _execute(self, run: TaskRun) -> RunResult:
