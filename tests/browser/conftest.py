@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,7 +68,13 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 INSTALL_HINT = "install it with `make browser` (root: apt-get install chromium); .ci/run does"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# docs/screenshots/ is refreshed on request (INLET_UPDATE_SCREENSHOTS=1 make browser), so an ordinary
+# test run never changes committed files; otherwise the screenshots go to a temporary directory.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("INLET_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "inlet-screenshots"
+)
 VIEWPORT = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 ADMIN_TOKEN = "browser-tests-simulator-admin"
@@ -334,7 +341,8 @@ def new_page(chromium: Browser, stack: Stack) -> Iterator[NewPage]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    """A full-page screenshot to ``docs/screenshots/<name>.png`` (overwritten each run)."""
+    """A full-page screenshot to ``docs/screenshots/<name>.png`` (with INLET_UPDATE_SCREENSHOTS=1;
+    else a temporary directory)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
 
