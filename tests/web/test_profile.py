@@ -88,7 +88,7 @@ def test_each_state_shows_its_word_and_its_button(web: Web, pat: Account, servic
     assert state_of(found["acme"]) == ERROR
     assert buttons(found["acme"]) == ["Reconnect"]
     assert "What went wrong:" in found["acme"]
-    assert "access was revoked" in found["acme"]
+    assert "Access was revoked." in found["acme"]
     assert "refresh token refused" in found["acme"]
     assert "What to do:" in found["acme"]
     assert "Reconnect" in found["acme"].split("What to do:")[1]
