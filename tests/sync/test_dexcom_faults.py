@@ -211,3 +211,20 @@ def test_unknown_enums_never_stop_a_sync(sync_env: SyncEnv) -> None:
     assert counters["records"] > 1000
     payloads = sync_env.payloads(account.user_id)
     assert payloads, "raw payloads are kept"
+
+
+def test_a_failing_token_endpoint_is_transient_and_keeps_the_grant(sync_env: SyncEnv) -> None:
+    account = synced(sync_env)
+    simulator = sync_env.dexcom.simulator
+    simulator.oauth.store.expire_access_tokens(simulator.now())
+    faults(sync_env, error_rate=1.0, targets=["token"])
+    sync_env.make_due()
+    assert sync_env.run_once().failed == 1
+    task = sync_env.task(account.user_id)
+    assert task.last_error["code"] == "partner-unavailable"
+    assert "token endpoint" in task.last_error["detail"]
+    assert sync_env.source(account.user_id).state == "connected"
+    simulator.faults.reset()
+    sync_env.make_due()
+    assert sync_env.run_once().succeeded == 1  # the same refresh token still works: it was never spent
+    assert sync_env.source(account.user_id).state == "connected"
