@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import inspect
+from sqlalchemy import Engine, insert, inspect, select
 
 from inlet.db.engine import create_db_engine
+from inlet.db.schema import data_sources, sync_tasks
+from inlet.partners.service import PARKED
 
 INLET = [sys.executable, "-m", "inlet.cli"]
 
@@ -36,29 +38,103 @@ def test_db_upgrade_creates_the_schema_in_the_data_dir(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_serve_answers_on_loopback(tmp_path: Path) -> None:
+def _serve(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
-        [*INLET, "serve", "--host", "127.0.0.1", "--port", "0"],
+        [*INLET, "serve", "--host", "127.0.0.1", "--port", "0", *options],
         env=_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None
+    port = None
+    deadline = time.monotonic() + 30
+    while port is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if match:
+            port = int(match.group(1))
+    if port is None:
+        _stop(process)
+        raise AssertionError("the server never said where it listens")
+    return process, port
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=15)
+    if process.stdout:
+        process.stdout.close()
+
+
+def test_serve_answers_on_loopback(tmp_path: Path) -> None:
+    process, port = _serve(tmp_path)
     try:
-        assert process.stdout is not None
-        port = None
-        deadline = time.monotonic() + 30
-        while port is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-            if match:
-                port = int(match.group(1))
-        assert port, "the server never said where it listens"
         response = httpx.get(f"http://127.0.0.1:{port}/v1/time", timeout=5)
         assert response.status_code == 200
         assert response.json()["data"]["time"].endswith("Z")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert "inlet_sync_queue_lag_seconds" in metrics.text
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
-        if process.stdout:
-            process.stdout.close()
+        _stop(process)
+
+
+def _due_task(tmp_path: Path) -> tuple[Engine, str]:
+    """A data source without a session and its due sync task: a worker parks it at once."""
+    subprocess.run([*INLET, "db", "upgrade"], env=_env(tmp_path), capture_output=True, check=True)
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'state' / 'inlet.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(data_sources).values(
+                id="s" * 32,
+                user_id="u" * 10,
+                provider_type="oauth",
+                provider_name="dexcom",
+                state="disconnected",
+                created_time=0,
+                revision=0,
+            )
+        )
+        conn.execute(
+            insert(sync_tasks).values(
+                id="t" * 32,
+                data_source_id="s" * 32,
+                user_id="u" * 10,
+                provider_name="dexcom",
+                next_run_time=0,
+                lease_generation=0,
+                failure_count=0,
+                created_time=0,
+            )
+        )
+    return engine, "t" * 32
+
+
+def _next_run(engine: Engine, task_id: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(select(sync_tasks.c.next_run_time).where(sync_tasks.c.id == task_id)).scalar_one()
+        )
+
+
+def test_serve_syncs_only_with_worker(tmp_path: Path) -> None:
+    engine, task_id = _due_task(tmp_path)
+    try:
+        process, port = _serve(tmp_path)
+        try:
+            assert httpx.get(f"http://127.0.0.1:{port}/v1/time", timeout=5).status_code == 200
+            time.sleep(1.0)
+            assert _next_run(engine, task_id) == 0, "without --worker the server never syncs"
+        finally:
+            _stop(process)
+        process, _ = _serve(tmp_path, "--worker")
+        try:
+            deadline = time.monotonic() + 20
+            while _next_run(engine, task_id) == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _next_run(engine, task_id) == PARKED, "the in-process worker ran the task (and parked it)"
+        finally:
+            _stop(process)
+    finally:
+        engine.dispose()
