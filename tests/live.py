@@ -23,9 +23,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 
 from inlet.app import Services, create_app, create_services
 from inlet.db.engine import create_db_engine
@@ -60,10 +62,14 @@ def start_live_server(
     directory: Path,
     database_url: str | None = None,
     configure: Callable[[Services], None] | None = None,
+    *,
+    smtp_url: str | None = None,
+    worker_options: dict[str, Any] | None = None,
 ) -> LiveServer:
     """Migrate a SQLite file in ``directory`` (or ``database_url``) and serve Inlet over it until
     :meth:`LiveServer.stop`; ``directory`` is the data dir. ``configure(services)`` runs before the
-    first request (tests set partners, clocks, transports there)."""
+    first request (tests set partners, clocks, transports there). ``worker_options``: also run the
+    sync worker in the server's event loop, with these options (``create_app(worker=True)``)."""
     database_url = database_url or f"sqlite:///{directory / 'inlet.db'}"
     engine = create_db_engine(database_url)
     upgrade(engine)
@@ -80,12 +86,14 @@ def start_live_server(
         password_hashing="fast-insecure-for-tests",
         service_secret=SERVICE_SECRET,  # type: ignore[arg-type]
         public_url=url,
+        smtp_url=smtp_url,
     )
     services = create_services(settings, engine)
     if configure is not None:
         configure(services)
+    app = create_app(services=services, worker=worker_options is not None, worker_options=worker_options)
     config = uvicorn.Config(
-        create_app(services=services),
+        app,
         log_config=None,  # leave logging to pytest
         log_level="warning",
         access_log=False,
@@ -99,6 +107,7 @@ def start_live_server(
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
+            thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
             sock.close()
             engine.dispose()
             raise RuntimeError("the live Inlet server did not start (see the captured log)")
@@ -133,3 +142,14 @@ def live_inlet(
     server = _session_server(request, tmp_path_factory)
     yield server
     server.stop()
+
+
+class LoopbackSmtpController(Controller):
+    """aiosmtpd's controller on port 0 (an SMTP sink for tests): learns its port before its readiness
+    probe, which would otherwise connect to port 0."""
+
+    def _trigger_server(self) -> None:
+        server: Any = self.server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -30,19 +29,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select, update
 
-from inlet.app import Services, create_app, create_services
-from inlet.db.engine import create_db_engine
-from inlet.db.migrate import upgrade
+from inlet.app import Services
 from inlet.db.schema import sync_tasks
 from inlet.demo import partner_environment
 from inlet.model.timeutil import now_utc, to_micros
 from inlet.partners.registry import load_registry
-from inlet.settings import Settings
 from inlet.simulator import (
     BackgroundSimulator,
     create_acme_app,
@@ -51,7 +45,7 @@ from inlet.simulator import (
     default_dexcom_config,
     start_simulator,
 )
-from tests.live import LiveServer
+from tests.live import LiveServer, LoopbackSmtpController, start_live_server
 
 try:  # the browser tests skip, with the reason, when Playwright is missing
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
@@ -122,16 +116,6 @@ class Mailbox:
                 subjects = [(m["To"], m["Subject"]) for m in self.messages]
                 raise AssertionError(f"no email to {to} about {subject_contains!r}; got {subjects}")
             time.sleep(0.1)
-
-
-class _LoopbackController(Controller):
-    """aiosmtpd's controller on port 0: learns its port before its readiness probe."""
-
-    def _trigger_server(self) -> None:
-        server: Any = self.server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
-        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 # ---- the stack ---------------------------------------------------------------------------------------
@@ -223,51 +207,20 @@ def _simulators() -> tuple[BackgroundSimulator, BackgroundSimulator]:
 def start_inlet(
     directory: Path, smtp_url: str, configure: Callable[[Services], None] | None = None
 ) -> LiveServer:
-    """Inlet over a fresh SQLite file in ``directory``, served by uvicorn in a thread on a free port,
-    with the sync worker in its event loop (``create_app(worker=True)``)."""
-    database_url = f"sqlite:///{directory / 'inlet.db'}"
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(
-        data_dir=directory,
-        database_url=database_url,
-        password_hashing="fast-insecure-for-tests",
-        service_secret=SERVICE_SECRET,  # type: ignore[arg-type]
-        public_url=url,
+    """Inlet over a fresh SQLite file in ``directory`` on a free port, with the sync worker in its
+    event loop (``create_app(worker=True)``) polling every 0.2 s."""
+    return start_live_server(
+        directory,
+        configure=configure,
         smtp_url=smtp_url,
+        worker_options={"concurrency": 2, "poll_seconds": 0.2},
     )
-    services = create_services(settings, engine)
-    if configure is not None:
-        configure(services)
-    app = create_app(services=services, worker=True, worker_options={"concurrency": 2, "poll_seconds": 0.2})
-    config = uvicorn.Config(
-        app, log_config=None, log_level="warning", access_log=False, lifespan="on", ws="none"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="inlet-browser-tests", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
-            sock.close()
-            engine.dispose()
-            raise RuntimeError("the Inlet server for the browser tests did not start (see the log)")
-        time.sleep(0.02)
-    return LiveServer(url, services, SERVICE_SECRET, server, thread)  # uvicorn closes the socket
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     mailbox = Mailbox()
-    smtp = _LoopbackController(mailbox, hostname="127.0.0.1", port=0)
+    smtp = LoopbackSmtpController(mailbox, hostname="127.0.0.1", port=0)
     smtp.start()
     try:
         dexcom, acme = _simulators()

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.live import LoopbackSmtpController
+
 SMTP_USER = "mailer"
 SMTP_PASSWORD = "p@ss:w/rd%S3cret"  # characters that must be percent-encoded in the URL
 
@@ -65,16 +67,6 @@ def _authenticator(
         and auth_data.password == SMTP_PASSWORD.encode()
     )
     return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
-
-
-class _LoopbackController(Controller):
-    """aiosmtpd's controller, bound to port 0: learns its port before its readiness probe."""
-
-    def _trigger_server(self) -> None:
-        server: Any = self.server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
-        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -162,7 +154,7 @@ def _servers() -> Iterator[Callable[..., SmtpServer]]:
 
     def start(**kwargs: Any) -> SmtpServer:
         recorder = Recorder()
-        controller = _LoopbackController(recorder, hostname="127.0.0.1", port=0, **kwargs)
+        controller = LoopbackSmtpController(recorder, hostname="127.0.0.1", port=0, **kwargs)
         controller.start()
         controllers.append(controller)
         return SmtpServer(controller.port, recorder)
