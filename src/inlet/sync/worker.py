@@ -16,6 +16,7 @@ import os
 import random
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ from inlet.sync.policy import (
 log = logging.getLogger("inlet.sync")
 Outcome = Literal["success", "failure", "skipped"]
 UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
+POPULATION_TTL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
+        self._counts: dict[str, tuple[int, float]] = {}  # slug -> (task count, valid until monotonic)
         self.closers: list[Callable[[], None]] = []  # what close() releases (the runner's HTTP pool)
 
     def close(self) -> None:
@@ -197,13 +200,24 @@ class Worker:
         elif result.outcome == "failure":
             when = now + backoff_delay(lease.failure_count + 1, self.rng)
         else:
-            interval = effective_interval(policy, leases.count_tasks(conn, partner.slug), self.calls_per_run)
+            interval = effective_interval(policy, self._population(conn, partner.slug), self.calls_per_run)
             shown = {
                 "minMinutes": round(interval.min_minutes, 2),
                 "maxMinutes": round(interval.max_minutes, 2),
             }
             return next_run_time(now, policy, self.rng, interval), shown
         return leave_blackouts(when, policy.blackouts, self.rng), None
+
+    def _population(self, conn: Any, slug: str) -> int:
+        """The partner's task count, re-counted at most once a minute per worker: the interval
+        stretch needs its size, not its last unit, and a count per completion would cost a scan."""
+        now = time.monotonic()
+        cached = self._counts.get(slug)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        count = leases.count_tasks(conn, slug)
+        self._counts[slug] = (count, now + POPULATION_TTL_SECONDS)
+        return count
 
     # ---- running -----------------------------------------------------------------------------------
 
