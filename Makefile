@@ -50,6 +50,7 @@ lint: $(STAMP) ## ruff and mypy
 
 bench: $(STAMP) ## run the benchmarks and write bench/results.json
 	$(PY) bench/ingest.py --json bench/results-ingest.json
+	$(PY) bench/sync.py --json bench/results-sync.json
 
 clean: ## remove the virtualenv, embedded state and the npm client
 	rm -rf $(VENV) .inlet .pytest_cache .mypy_cache .ruff_cache $(CLIENT_DIR)/node_modules
