@@ -28,7 +28,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +70,7 @@ AUTH_FAILURES_TO_ERROR = 4
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
 RESUME_AFTER = timedelta(minutes=1)
+PURGE_SHARE = 0.01  # one run in a hundred deletes the partner payloads past their retention
 DEDUPLICATOR = "org.tidepool.deduplicator.dataset.delete.origin"
 _DOC_STORAGE_KEYS = ("id", "uploadId")
 
@@ -95,6 +97,7 @@ class SourceView:
     session_id: str | None
     data_set_id: str | None
     sync_state: dict[str, Any]
+    token: str | None = field(default=None, repr=False)  # the session's ciphertext
 
 
 def services_adapter(partner: Partner) -> Adapter:
@@ -126,6 +129,8 @@ class SyncRunner:
     http_timeout: float = 15.0
     _http: httpx2.Client | None = field(default=None, init=False, repr=False)
     _gate: BudgetGate | None = field(default=None, init=False, repr=False)
+    threads: int = 8
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -152,12 +157,24 @@ class SyncRunner:
 
     def close(self) -> None:
         with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
             if self._http is not None:
                 self._http.close()
                 self._http = None
 
     async def __call__(self, run: TaskRun) -> RunResult:
-        return await asyncio.to_thread(self.run, run)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.run, run)
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The runs' own threads, one per concurrent run (asyncio's default pool has cpu + 4)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="inlet-sync")
+            return self._executor
 
     # ---- one run ---------------------------------------------------------------------------------
 
@@ -203,7 +220,7 @@ class SyncRunner:
         metrics.RUNS.labels(partner.slug, outcome).inc()
         metrics.RUN_SECONDS.labels(partner.slug).observe(time.monotonic() - started)
         if outcome != "lease-lost":
-            self._finish(source, stats, result, clock)
+            result = self._finish(source, stats, result, clock)
         log.info(
             "sync run",
             extra={
@@ -233,7 +250,8 @@ class SyncRunner:
         clock: Callable[[], int],
     ) -> RunResult:
         assert source.session_id is not None
-        tokens = self.tokens.load(source.session_id)
+        assert source.token is not None
+        tokens = self.tokens.decrypt(source.session_id, source.token)
         if tokens.expired(clock() / _US):
             tokens = self.tokens.refresh(partner, tokens, clock)
         holder = _TokenHolder(tokens, clock)
@@ -326,6 +344,10 @@ class SyncRunner:
             return
         datums, problems = _parse(batch.result)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # A batch lost in a crash loses its watermark with it, so it is simply fetched again:
+                # no need to wait for the WAL flush (durability of each commit buys nothing here).
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             _fence(conn, lease)
             data_set = None
             if datums or batch.result.deleted:
@@ -459,43 +481,52 @@ class SyncRunner:
             if changed.rowcount == 1:
                 _tell_people(conn, self.services, partner, source.user_id, error)
         log.warning(
-            "sync task %s partner=%s: source in error (%s)", lease.task_id, partner.slug, error["code"]
+            "data source in error",
+            extra={"task": lease.task_id, "partner": partner.slug, "failure": error["code"]},
         )
         return RunResult("failure", error=error, park=True)
 
     def _finish(
         self, source: SourceView, stats: RunStats, result: RunResult, clock: Callable[[], int]
-    ) -> None:
+    ) -> RunResult:
+        """The run's outcome with its last writes (counters, stream state, the payload purge now and
+        then), which the worker performs in the completion's transaction."""
         counters = dict(source.sync_state.get("counters") or {})
         counters["runs"] = counters.get("runs", 0) + 1
         counters["calls"] = counters.get("calls", 0) + stats.calls
         state = {**source.sync_state, "counters": counters}
         if result.outcome == "success":
             state["authFailures"] = 0
-        now = clock()
-        with self.engine.begin() as conn:
+        purge = self.raw_retention_days > 0 and self.rng.random() < PURGE_SHARE
+        cutoff = clock() - self.raw_retention_days * 86_400 * _US
+
+        def write(conn: Connection) -> None:
             conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=state))
-            if self.raw_retention_days > 0 and self.rng.random() < 0.01:
-                cutoff = now - self.raw_retention_days * 86_400 * _US
+            if purge:
                 conn.execute(delete(partner_payloads).where(partner_payloads.c.fetched_time < cutoff))
 
+        return replace(result, calls=stats.calls, on_complete=write)
+
     def _load_source(self, lease: Lease) -> SourceView | None:
-        s = data_sources.c
+        """The data source with its session's encrypted token, in one query."""
+        s, p = data_sources.c, provider_sessions.c
+        query = (
+            select(s.id, s.user_id, s.state, s.data_set_id, s.sync_state, p.id.label("session_id"), p.token)
+            .select_from(data_sources.outerjoin(provider_sessions, p.id == s.provider_session_id))
+            .where(s.id == lease.data_source_id)
+        )
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(s.id, s.user_id, s.state, s.provider_session_id, s.data_set_id, s.sync_state).where(
-                    s.id == lease.data_source_id
-                )
-            ).first()
-            if row is None:
-                return None
-            session = None
-            if row.provider_session_id is not None:
-                session = conn.execute(
-                    select(provider_sessions.c.id).where(provider_sessions.c.id == row.provider_session_id)
-                ).scalar_one_or_none()
+            row = conn.execute(query).first()
+        if row is None:
+            return None
         return SourceView(
-            row.id, row.user_id, row.state, session, row.data_set_id, dict(row.sync_state or {})
+            row.id,
+            row.user_id,
+            row.state,
+            row.session_id,
+            row.data_set_id,
+            dict(row.sync_state or {}),
+            row.token,
         )
 
 

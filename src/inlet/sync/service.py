@@ -40,6 +40,7 @@ def build_worker(
         time_budget=timedelta(seconds=settings.sync_time_budget_seconds),
         raw_retention_days=settings.raw_retention_days,
         http_timeout=options.pop("http_timeout", 15.0),
+        threads=concurrency + 1,
     )
     worker = Worker(
         services.engine,

@@ -66,7 +66,7 @@ class TokenKeeper:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
 
-    def _decrypt(self, session_id: str, ciphertext: str) -> Tokens:
+    def decrypt(self, session_id: str, ciphertext: str) -> Tokens:
         try:
             return Tokens(session_id, self.partners.vault.decrypt_json(ciphertext), ciphertext)
         except VaultError:
@@ -82,7 +82,7 @@ class TokenKeeper:
             ).scalar_one_or_none()
         if ciphertext is None:
             raise AuthFailed("the partner session is gone (disconnected)", final=True)
-        return self._decrypt(session_id, ciphertext)
+        return self.decrypt(session_id, ciphertext)
 
     def _lock(self, stale: Tokens, clock: Callable[[], int]) -> Tokens | None:
         """Take the refresh lock for ``stale``; ``None`` when taken, else the newer tokens another
@@ -98,7 +98,7 @@ class TokenKeeper:
                 if row is None:
                     raise AuthFailed("the partner session is gone (disconnected)", final=True)
                 if row.token != stale.ciphertext:
-                    return self._decrypt(stale.session_id, row.token)
+                    return self.decrypt(stale.session_id, row.token)
                 if row.refresh_owner is None or (row.refresh_until or 0) <= now:
                     taken = conn.execute(
                         update(provider_sessions)
@@ -165,4 +165,4 @@ class TokenKeeper:
             ).scalar_one_or_none()
         if ciphertext is None:
             raise AuthFailed("the partner session is gone (disconnected)", final=True)
-        return self._decrypt(stale.session_id, ciphertext)
+        return self.decrypt(stale.session_id, ciphertext)

@@ -16,6 +16,7 @@ import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,18 +44,24 @@ log = logging.getLogger("inlet.sync")
 Outcome = Literal["success", "failure", "skipped"]
 UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
 POPULATION_TTL_SECONDS = 60.0
+CALLS_WEIGHT = 0.05  # each run's weight in the calls-per-run estimate
 
 
 @dataclass(frozen=True)
 class RunResult:
     """What a run reports. ``next_run_time`` overrides the policy's choice (a partner's Retry-After,
     or a run that ran out of time and should resume soon); it is still moved out of blackouts.
-    ``park``: the source needs the person to reconnect; the task is not run again until then."""
+    ``park``: the source needs the person to reconnect; the task is not run again until then.
+    ``calls``: the partner requests the run made (the worker's demand estimate for the budget).
+    ``on_complete``: the run's own last writes, done in the completion's transaction (one commit
+    fewer per run), only while the lease is still this worker's."""
 
     outcome: Outcome
     error: dict[str, Any] | None = None
     next_run_time: datetime | None = None
     park: bool = False
+    calls: int | None = None
+    on_complete: Callable[[Any], None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -142,6 +149,8 @@ class Worker:
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
         self._counts: dict[str, tuple[int, float]] = {}  # slug -> (task count, valid until monotonic)
+        self._calls: dict[str, float] = {}  # slug -> mean partner requests per run (observed)
+        self._lock = threading.Lock()
         self.closers: list[Callable[[], None]] = []  # what close() releases (the runner's HTTP pool)
 
     def close(self) -> None:
@@ -168,7 +177,10 @@ class Worker:
         with self.engine.begin() as conn:
             return leases.renew(conn, lease, lease_seconds=self.lease_seconds, now=self.clock(conn))
 
-    def _complete(self, lease: Lease, partner: Partner | None, result: RunResult) -> bool:
+    def _complete(self, lease: Lease, partner: Partner | None, result: RunResult) -> tuple[bool, int]:
+        """Schedule the next run and release the lease (fenced): whether it held, and the next run."""
+        if partner is not None and result.calls is not None:
+            self._observe_calls(partner.slug, result.calls)
         with self.engine.begin() as conn:
             now_us = self.clock(conn)
             now = from_micros(now_us)
@@ -178,7 +190,7 @@ class Worker:
             else:
                 when, interval = self._schedule(conn, lease, partner, result, now)
                 next_run = to_micros(when)
-            return leases.complete(
+            completed = leases.complete(
                 conn,
                 lease,
                 effective_interval=interval,
@@ -187,6 +199,20 @@ class Worker:
                 error=result.error,
                 now=now_us,
             )
+            if completed and result.on_complete is not None:
+                result.on_complete(conn)
+            return completed, next_run
+
+    def _observe_calls(self, slug: str, calls: int) -> None:
+        """The partner's requests per run, as an exponentially weighted mean of what runs report: the
+        demand the interval stretch plans the budget with (Dexcom: 1 with nothing new, 3-4 with)."""
+        with self._lock:
+            previous = self._calls.get(slug, self.calls_per_run)
+            self._calls[slug] = previous + CALLS_WEIGHT * (calls - previous)
+
+    def calls_per_run_of(self, slug: str) -> float:
+        with self._lock:
+            return max(1.0, self._calls.get(slug, self.calls_per_run))
 
     def _schedule(
         self, conn: Any, lease: Lease, partner: Partner | None, result: RunResult, now: datetime
@@ -200,7 +226,9 @@ class Worker:
         elif result.outcome == "failure":
             when = now + backoff_delay(lease.failure_count + 1, self.rng)
         else:
-            interval = effective_interval(policy, self._population(conn, partner.slug), self.calls_per_run)
+            interval = effective_interval(
+                policy, self._population(conn, partner.slug), self.calls_per_run_of(partner.slug)
+            )
             shown = {
                 "minMinutes": round(interval.min_minutes, 2),
                 "maxMinutes": round(interval.max_minutes, 2),
@@ -234,7 +262,9 @@ class Worker:
                 work.cancel()
                 return
 
-    async def _run_one(self, lease: Lease, claimed_at: int) -> None:
+    async def _run_one(
+        self, lease: Lease, claimed_at: int, due_by: int | None = None, exclude: set[str] | None = None
+    ) -> None:
         partner = self.registry.get(lease.provider_name)
         started = from_micros(claimed_at)
         if partner is None:
@@ -244,7 +274,9 @@ class Worker:
             result = RunResult("skipped")  # never start inside a window: _schedule moves it past the end
         else:
             result = await self._execute(TaskRun(lease, partner, started, self.engine, self))
-        completed = await asyncio.to_thread(self._complete, lease, partner, result)
+        completed, next_run = await asyncio.to_thread(self._complete, lease, partner, result)
+        if completed and exclude is not None and due_by is not None and next_run <= due_by:
+            exclude.add(lease.task_id)  # it asked to run again at once: not in this pass
         stats = self.stats
         if not completed:
             stats.lost += 1
@@ -286,7 +318,12 @@ class Worker:
         return result
 
     async def _drain(self, due_by: int | None, exclude: set[str] | None, stop: asyncio.Event | None) -> None:
-        """Claim and run due tasks until none is due (and, with ``exclude``, none not yet run)."""
+        """Claim and run due tasks until none is due by ``due_by``.
+
+        A pass (``run_once``) runs each task at most once without a growing exclusion list: a finished
+        task is rescheduled after the cutoff, a running one is leased, so neither is claimable. Only a
+        task that asks to run again at once (next run <= the cutoff) joins ``exclude`` (rare), which
+        keeps every claim query O(1) in the number of tasks run so far."""
         running: set[asyncio.Task[None]] = set()
         try:
             while stop is None or not stop.is_set():
@@ -296,9 +333,7 @@ class Worker:
                     now, claimed = await asyncio.to_thread(self._claim, free, due_by, exclude or set())
                     self.stats.claimed += len(claimed)
                     for lease in claimed:
-                        if exclude is not None:
-                            exclude.add(lease.task_id)
-                        running.add(asyncio.ensure_future(self._run_one(lease, now)))
+                        running.add(asyncio.ensure_future(self._run_one(lease, now, due_by, exclude)))
                 if not running:
                     return
                 timeout = None if exclude is not None else self.poll_seconds
