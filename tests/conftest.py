@@ -106,3 +106,11 @@ hypothesis_settings.register_profile("ci", max_examples=60, deadline=None, deran
 hypothesis_settings.register_profile("dev", max_examples=200, deadline=None)
 hypothesis_settings.register_profile("deep", max_examples=5000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last: Playwright's sync API keeps an event loop on the main thread for
+    the session's one browser, and tests after it could not start their own (``asyncio.run``)."""
+    browser = [item for item in items if "tests/browser/" in item.nodeid]
+    if browser:
+        items[:] = [item for item in items if "tests/browser/" not in item.nodeid] + browser

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx2
 from authlib.integrations.base_client.errors import OAuthError  # type: ignore[import-untyped]
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from inlet.db.schema import provider_sessions
 from inlet.partners.contract import Partner
@@ -100,9 +100,12 @@ class TokenKeeper:
                 if row.token != stale.ciphertext:
                     return self.decrypt(stale.session_id, row.token)
                 if row.refresh_owner is None or (row.refresh_until or 0) <= now:
+                    # The lock's own condition is in the UPDATE: PostgreSQL re-checks it against the
+                    # row another worker just committed, so two workers never both take the lock.
+                    free = or_(t.refresh_owner.is_(None), t.refresh_until.is_(None), t.refresh_until <= now)
                     taken = conn.execute(
                         update(provider_sessions)
-                        .where(t.id == stale.session_id, t.token == stale.ciphertext)
+                        .where(t.id == stale.session_id, t.token == stale.ciphertext, free)
                         .values(refresh_owner=self.owner, refresh_until=now + int(self.lock_seconds * _US))
                     )
                     if taken.rowcount == 1:
