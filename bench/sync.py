@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import secrets
@@ -362,6 +363,7 @@ def floor(requests: list[list[tuple[str, dict[str, str], dict[str, str]]]], conc
 
 def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Result]:
     from inlet.app import create_services
+    from inlet.db.engine import create_db_engine
     from inlet.settings import Settings
 
     accounts = ("SandboxUser1", "SandboxUser2", "SandboxUser7")
@@ -379,13 +381,22 @@ def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Res
                 "INLET_PARTNER_DEXCOM_REQUESTS_PER_HOUR": "100000000",
             }
         )
-        with fresh_database("postgresql", pg) as engine, tempfile.TemporaryDirectory() as tmp:
+        with (
+            fresh_database("postgresql", pg) as engine,
+            tempfile.TemporaryDirectory() as tmp,
+            contextlib.ExitStack() as stack,
+        ):
             settings = Settings(
                 data_dir=Path(tmp),
                 database_url=engine.url.render_as_string(hide_password=False),
                 password_hashing="fast-insecure-for-tests",
             )
-            services = create_services(settings, engine)
+            # the worker's engine as `inlet worker` builds it: a pool for its concurrency, no pre-ping
+            worker_engine = create_db_engine(
+                engine.url.render_as_string(hide_password=False), pool_size=max(levels) + 2, pre_ping=False
+            )
+            stack.callback(worker_engine.dispose)
+            services = create_services(settings, worker_engine)
             now = T0
             services.partners.clock = lambda: now
             with Timer() as t:
@@ -399,7 +410,7 @@ def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Res
                 f"{users / seconds:,.1f} user-syncs/s; "
                 f"{stats.summary()}; {stored_rows(engine):,} rows stored"
             )
-            counter = Statements(engine)
+            counter = Statements(services.engine)
             best: tuple[float, float, int] | None = None
             runs0, calls0 = counters(engine)
             new_runs = new_calls = 0

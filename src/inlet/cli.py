@@ -122,7 +122,7 @@ def worker(
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    engine = create_db_engine(settings.resolved_database_url())
+    engine = create_db_engine(settings.resolved_database_url(), pool_size=concurrency + 2, pre_ping=False)
     try:
         upgrade(engine)
         services = create_services(settings, engine)

@@ -48,9 +48,13 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10, pre_ping: bool = True) -> Engine:
     """JSON columns go through orjson both ways: fast, and a huge integer that PostgreSQL's numeric
-    keeps (``1e30`` comes back as 31 digits) reads back as a float instead of breaking encoding."""
+    keeps (``1e30`` comes back as 31 digits) reads back as a float instead of breaking encoding.
+
+    ``pre_ping`` (PostgreSQL): test each pooled connection before use, a round trip per checkout. The
+    sync worker, which checks out several times per run, turns it off and recycles connections every
+    five minutes instead (a connection the server dropped then fails one run, which is retried)."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -73,7 +77,8 @@ def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> En
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
+        pool_recycle=-1 if pre_ping else 300,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )
