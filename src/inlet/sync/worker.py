@@ -274,9 +274,11 @@ class Worker:
             result = RunResult("skipped")  # never start inside a window: _schedule moves it past the end
         else:
             result = await self._execute(TaskRun(lease, partner, started, self.engine, self))
+        if exclude is not None:
+            exclude.add(lease.task_id)  # before completion frees it, so no other slot reclaims it
         completed, next_run = await asyncio.to_thread(self._complete, lease, partner, result)
-        if completed and exclude is not None and due_by is not None and next_run <= due_by:
-            exclude.add(lease.task_id)  # it asked to run again at once: not in this pass
+        if exclude is not None and (due_by is None or next_run > due_by):
+            exclude.discard(lease.task_id)  # rescheduled past the pass: the exclusion list stays small
         stats = self.stats
         if not completed:
             stats.lost += 1
