@@ -70,6 +70,16 @@ def _truncate_all(engine: Engine) -> None:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
+@pytest.fixture
+def pg_url(postgres_database: str) -> str:
+    """The session's PostgreSQL database, emptied, for behaviour only PostgreSQL has (SKIP LOCKED,
+    row locks re-checked after a wait). Skipped, saying why, only where no PostgreSQL is configured."""
+    engine = create_db_engine(postgres_database)
+    _truncate_all(engine)
+    engine.dispose()
+    return postgres_database
+
+
 @pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database URL: a copy of the SQLite template, or the session's PostgreSQL."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, delete, update
 
+from inlet.db.engine import create_db_engine
 from inlet.db.schema import sync_tasks
 from inlet.model.timeutil import to_micros
 from inlet.sync import leases
@@ -184,9 +185,16 @@ def test_concurrent_claimers_never_share_a_task(engine: Engine) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_claimers_skip_rows_locked_by_an_open_claim(db_url: str, engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises claims with BEGIN IMMEDIATE")
+def test_postgres_claimers_skip_rows_locked_by_an_open_claim(pg_url: str) -> None:
+    """SKIP LOCKED is PostgreSQL's (SQLite serialises claims with BEGIN IMMEDIATE)."""
+    engine = create_db_engine(pg_url)
+    try:
+        _claimers_skip_locked_rows(engine)
+    finally:
+        engine.dispose()
+
+
+def _claimers_skip_locked_rows(engine: Engine) -> None:
     ids = set(seed_tasks(engine, 10))
     with engine.connect() as first_conn, engine.connect() as second_conn:
         first_tx = first_conn.begin()

@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx2
 
+from inlet.model.timeutil import TranslatedTime, format_utc
+
 SLUG = re.compile(r"^[a-z][a-z0-9]{1,31}$")
 AUTH_KINDS = ("oauth2_authorization_code",)
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
@@ -455,3 +457,26 @@ class MappingResult:
     def skipped(self) -> int:
         """Records left out whole (counted by the sync run; their raw payloads are kept)."""
         return sum(1 for p in self.problems if p.skipped)
+
+
+def service_datum(
+    datum_type: str, translated: TranslatedTime, device_id: str, origin_id: str, origin_name: str
+) -> dict[str, Any]:
+    """A partner datum's common fields: type, UTC time with the offsets the partner's local time
+    implies (``translate_display_time``), deviceId and ``origin {id, name, type: "service"}``."""
+    datum: dict[str, Any] = {
+        "type": datum_type,
+        "time": format_utc(translated.time),
+        "deviceId": device_id,
+        "origin": {"id": origin_id, "name": origin_name, "type": "service"},
+    }
+    if translated.device_time is not None:
+        datum["deviceTime"] = translated.device_time
+    for key, value in (
+        ("timezoneOffset", translated.timezone_offset),
+        ("clockDriftOffset", translated.clock_drift_offset),
+        ("conversionOffset", translated.conversion_offset),
+    ):
+        if value is not None:
+            datum[key] = value
+    return datum

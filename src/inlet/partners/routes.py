@@ -170,12 +170,7 @@ def oauth_redirect(
 
 
 def _disconnect(services: Any, partner: Partner, user_id: str) -> Response:
-    partners: PartnerService = services.partners
-    with services.engine.begin() as conn:
-        token = partners.disconnect(conn, partner.slug, user_id)
-    if token is not None:
-        partners.revoke(partner, token)
-    log.info("partner %s: disconnected user %s", partner.slug, user_id)
+    services.partners.disconnect_and_revoke(services.engine, partner, user_id)
     return Response(status_code=200)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx2
 from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from inlet.accounts import tokens
 from inlet.db.schema import data_sources, oauth_states, provider_sessions, restricted_tokens, sync_tasks
@@ -502,6 +502,15 @@ class PartnerService:
                 )
             )
         return token
+
+    def disconnect_and_revoke(self, engine: Engine, partner: Partner, user_id: str) -> None:
+        """:meth:`disconnect` in its own committed transaction, then the partner's revocation (after
+        the commit, so a slow or failing partner never holds the database nor blocks the disconnect)."""
+        with engine.begin() as conn:
+            token = self.disconnect(conn, partner.slug, user_id)
+        if token is not None:
+            self.revoke(partner, token)
+        log.info("partner %s: disconnected user %s", partner.slug, user_id)
 
     # ---- data sources -------------------------------------------------------------------------------
 

@@ -89,13 +89,6 @@ def trip(conn: Connection, slug: str, until: int, reason: str, now: int) -> None
     )
 
 
-def blocked_until(conn: Connection, slug: str, now: int) -> int | None:
-    value = conn.execute(
-        select(partner_budgets.c.blocked_until).where(partner_budgets.c.provider_name == slug)
-    ).scalar_one_or_none()
-    return int(value) if value is not None and value > now else None
-
-
 @dataclass
 class BudgetGate:
     """A worker's view of every partner's budget: reserves blocks from the database, spends them
@@ -137,15 +130,3 @@ class BudgetGate:
         with self._lock:
             self._blocked[slug] = max(until, self._blocked.get(slug, 0))
             self._held.pop(slug, None)
-
-    def blocked(self, slug: str) -> int | None:
-        """Until when the partner's breaker is open (as the database says), or ``None``."""
-        now = self.clock()
-        with self.engine.connect() as conn:
-            until = blocked_until(conn, slug, now)
-        with self._lock:
-            if until is None:
-                self._blocked.pop(slug, None)
-            else:
-                self._blocked[slug] = until
-        return until

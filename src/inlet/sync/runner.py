@@ -23,6 +23,7 @@ Logs name the task, the partner and the failure class, never a token or a health
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import random
 import threading
@@ -45,7 +46,7 @@ from inlet.data.records import DataSet
 from inlet.db.schema import data_sources, device_data, partner_payloads, provider_sessions, sync_tasks
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
-from inlet.model.timeutil import format_utc, from_micros, to_micros
+from inlet.model.timeutil import from_micros, to_micros
 from inlet.partners.contract import MappingResult, Partner, Problem
 from inlet.partners.service import CONNECTED, ERROR
 from inlet.sync import metrics
@@ -100,10 +101,8 @@ class SourceView:
     token: str | None = field(default=None, repr=False)  # the session's ciphertext
 
 
-def services_adapter(partner: Partner) -> Adapter:
-    """The partner folder's ``sync.Sync`` adapter."""
-    import importlib
-
+def partner_adapter(partner: Partner) -> Adapter:
+    """The partner folder's ``sync.Sync`` adapter (as ``Partner.client_class`` finds ``client.Client``)."""
     if partner.package is None:
         raise LookupError(f"partner {partner.slug} has no package")
     module = importlib.import_module(f"{partner.package}.sync")
@@ -125,7 +124,7 @@ class SyncRunner:
     time_budget: timedelta = DEFAULT_TIME_BUDGET
     raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS
     rng: random.Random = field(default_factory=random.Random)
-    adapter_for: Callable[[Partner], Adapter] = services_adapter
+    adapter_for: Callable[[Partner], Adapter] = partner_adapter
     http_timeout: float = 15.0
     _http: httpx2.Client | None = field(default=None, init=False, repr=False)
     _gate: BudgetGate | None = field(default=None, init=False, repr=False)
@@ -653,7 +652,3 @@ def _tell_people(
             services.notifier.send(conn, address, subject, body, link)
         except ValueError:
             log.warning("an address cannot be emailed", extra={"partner": partner.slug, "user": user_id})
-
-
-def utc_text(micros: int) -> str:
-    return format_utc(from_micros(micros))

@@ -16,8 +16,8 @@ from inlet.db.engine import read_only
 from inlet.partners import requests as r
 from inlet.partners.service import CONNECTED, DISCONNECTED, ERROR
 from inlet.web.auth_routes import FormDep
-from inlet.web.pages import csrf_refused, forbidden, message, render, see_other, to_login
-from inlet.web.session import CSRF_FIELD, WebSession, csrf_ok, current_session, services_of
+from inlet.web.pages import forbidden, form_session, message, render, see_other, to_login
+from inlet.web.session import WebSession, current_session, services_of
 
 router = APIRouter()
 MAX_CLINICS = 50
@@ -111,11 +111,9 @@ def workspace(request: Request) -> Response:
 def request_connection(
     request: Request, clinic_id: str, patient_id: str, slug: str, fields: FormDep
 ) -> Response:
-    session = current_session(request)
-    if session is None:
-        return to_login(request, "/clinic")
-    if not csrf_ok(request, session, fields.get(CSRF_FIELD)):
-        return csrf_refused(request, session)
+    session = form_session(request, fields, "/clinic")
+    if isinstance(session, Response):
+        return session
     services = services_of(request)
     partner = services.partners.registry.available(slug)
     if partner is None:

@@ -14,7 +14,16 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from inlet.model.timeutil import from_micros, parse_rfc3339
-from inlet.web.session import SESSION_COOKIE, WebSession, clear_session_cookie, csrf_token, finish
+from inlet.web.session import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    WebSession,
+    clear_session_cookie,
+    csrf_ok,
+    csrf_token,
+    current_session,
+    finish,
+)
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -137,3 +146,14 @@ def to_login(request: Request, back_to: str | None = None) -> Response:
     if request.cookies.get(SESSION_COOKIE):
         clear_session_cookie(request, response)
     return response
+
+
+def form_session(request: Request, fields: dict[str, str], back_to: str) -> WebSession | Response:
+    """The session of a logged-in person posting a form with a valid CSRF token; otherwise the
+    response to send instead (the login page, to come back to ``back_to``, or the CSRF refusal)."""
+    session = current_session(request)
+    if session is None:
+        return to_login(request, back_to)
+    if not csrf_ok(request, session, fields.get(CSRF_FIELD)):
+        return csrf_refused(request, session)
+    return session

@@ -9,7 +9,6 @@ disconnect: committed locally first, then revoked at the partner.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -21,11 +20,10 @@ from inlet.db.engine import read_only
 from inlet.partners.contract import Partner
 from inlet.partners.service import CONNECTED, DISCONNECTED, ERROR
 from inlet.web.auth_routes import FormDep
-from inlet.web.pages import csrf_refused, message, render, see_other, to_login
-from inlet.web.session import CSRF_FIELD, csrf_ok, current_session, services_of
+from inlet.web.pages import form_session, message, render, see_other, to_login
+from inlet.web.session import current_session, services_of
 
 router = APIRouter()
-log = logging.getLogger("inlet.web")
 CONNECT_LINK_SECONDS = 15 * 60
 # Error codes that mean the partner no longer accepts Inlet's access: only reconnecting helps.
 AUTH_ERROR_WORDS = ("auth", "token", "grant", "revoked", "unauthenticated", "unauthorized", "consent")
@@ -129,11 +127,9 @@ def _offered(request: Request, session: Any, slug: str, *, available: bool) -> P
 
 @router.post("/profile/partners/{slug}/connect")
 def connect(request: Request, slug: str, fields: FormDep) -> Response:
-    session = current_session(request)
-    if session is None:
-        return to_login(request, "/profile")
-    if not csrf_ok(request, session, fields.get(CSRF_FIELD)):
-        return csrf_refused(request, session)
+    session = form_session(request, fields, "/profile")
+    if isinstance(session, Response):
+        return session
     partner = _offered(request, session, slug, available=True)
     if isinstance(partner, Response):
         return partner
@@ -148,18 +144,12 @@ def connect(request: Request, slug: str, fields: FormDep) -> Response:
 
 @router.post("/profile/partners/{slug}/disconnect")
 def disconnect(request: Request, slug: str, fields: FormDep) -> Response:
-    session = current_session(request)
-    if session is None:
-        return to_login(request, "/profile")
-    if not csrf_ok(request, session, fields.get(CSRF_FIELD)):
-        return csrf_refused(request, session)
+    session = form_session(request, fields, "/profile")
+    if isinstance(session, Response):
+        return session
     partner = _offered(request, session, slug, available=False)
     if isinstance(partner, Response):
         return partner
-    partners = services_of(request).partners
-    with services_of(request).engine.begin() as conn:
-        token = partners.disconnect(conn, partner.slug, session.user_id)
-    if token is not None:
-        partners.revoke(partner, token)  # after the commit; a failed revoke never blocks
-    log.info("partner %s: disconnected user %s from the web", partner.slug, session.user_id)
+    services = services_of(request)
+    services.partners.disconnect_and_revoke(services.engine, partner, session.user_id)
     return see_other("/profile")

@@ -26,7 +26,7 @@ from typing import Any
 
 from inlet.model.parse import parse_data
 from inlet.model.timeutil import format_utc, is_timezone_name, translate_display_time
-from inlet.partners.contract import MappingResult, Problem
+from inlet.partners.contract import MappingResult, Problem, service_datum
 
 ORIGIN_NAME = "com.acme-pump.api"
 BASAL_TYPES = ("scheduled", "temp", "suspend")
@@ -102,21 +102,7 @@ def _base(record: Mapping[str, Any], datum_type: str, device_id: str) -> dict[st
         translated = translate_display_time(start, local)
     except ValueError as error:
         raise SkipRecord(str(error), "time") from None
-    datum: dict[str, Any] = {
-        "type": datum_type,
-        "time": format_utc(translated.time),
-        "deviceId": device_id,
-        "origin": {"id": rid, "name": ORIGIN_NAME, "type": "service"},
-    }
-    if translated.device_time is not None:
-        datum["deviceTime"] = translated.device_time
-    for key, value in (
-        ("timezoneOffset", translated.timezone_offset),
-        ("clockDriftOffset", translated.clock_drift_offset),
-        ("conversionOffset", translated.conversion_offset),
-    ):
-        if value is not None:
-            datum[key] = value
+    datum = service_datum(datum_type, translated, device_id, rid, ORIGIN_NAME)
     zone = _text(record, "timezone")
     if zone is not None and is_timezone_name(zone):
         datum["timezone"] = zone

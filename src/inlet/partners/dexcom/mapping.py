@@ -47,7 +47,7 @@ from inlet.model.types.cgm_settings import (
     SNOOZE_DURATIONS,
     URGENT_LOW_LEVELS,
 )
-from inlet.partners.contract import MappingResult, Problem
+from inlet.partners.contract import MappingResult, Problem, service_datum
 
 ORIGIN_NAME = "com.dexcom.api"
 RECORD_KINDS = ("egv", "calibration", "event", "alert", "device")
@@ -214,21 +214,8 @@ def _base(record: Mapping[str, Any], datum_type: str, origin_id: str, notes: _No
     display_device = record.get("displayDevice")
     if display_device is not None and display_device not in DISPLAY_DEVICES:
         notes.drop("displayDevice", f"unknown displayDevice {display_device!r}: kept in the payload only")
-    datum: dict[str, Any] = {
-        "type": datum_type,
-        "time": format_utc(translated.time),
-        "deviceId": device_id(generation, record.get("transmitterId")),
-        "origin": {"id": origin_id, "name": ORIGIN_NAME, "type": "service"},
-    }
-    if translated.device_time is not None:
-        datum["deviceTime"] = translated.device_time
-    for key, value in (
-        ("timezoneOffset", translated.timezone_offset),
-        ("clockDriftOffset", translated.clock_drift_offset),
-        ("conversionOffset", translated.conversion_offset),
-    ):
-        if value is not None:
-            datum[key] = value
+    device = device_id(generation, record.get("transmitterId"))
+    datum = service_datum(datum_type, translated, device, origin_id, ORIGIN_NAME)
     payload = {key: record[key] for key in PAYLOAD_KEYS if key in record}
     if payload:
         datum["payload"] = payload
