@@ -40,13 +40,14 @@ browser: $(STAMP) ## install Debian's chromium if missing (root or sudo), then r
 demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
 	$(VENV)/bin/inlet demo
 
-test: $(STAMP) $(if $(NPM),$(CLIENT_STAMP)) ## run every test (PostgreSQL when INLET_TEST_POSTGRES_URL is set, the platform client when npm exists)
+test: lint $(if $(NPM),$(CLIENT_STAMP)) ## lint, then run every test (PostgreSQL when INLET_TEST_POSTGRES_URL is set, the platform client when npm exists)
 	$(PY) -m pytest -q
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import layers (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP) ## run the benchmarks and write bench/results.json
 	$(PY) bench/ingest.py --json bench/results-ingest.json

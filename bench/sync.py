@@ -362,8 +362,8 @@ def floor(requests: list[list[tuple[str, dict[str, str], dict[str, str]]]], conc
 
 
 def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Result]:
-    from inlet.app import create_services
     from inlet.db.engine import create_db_engine
+    from inlet.services import create_services
     from inlet.settings import Settings
 
     accounts = ("SandboxUser1", "SandboxUser2", "SandboxUser7")

@@ -29,9 +29,10 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 
-from inlet.app import Services, create_app, create_services
+from inlet.app import create_app
 from inlet.db.engine import create_db_engine
 from inlet.db.migrate import upgrade
+from inlet.services import Services, create_services
 from inlet.settings import Settings
 
 SERVICE_SECRET = "live-server-service-secret-0123456789"

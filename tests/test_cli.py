@@ -15,7 +15,7 @@ from sqlalchemy import Engine, insert, inspect, select
 
 from inlet.db.engine import create_db_engine
 from inlet.db.schema import data_sources, sync_tasks
-from inlet.partners.service import PARKED
+from inlet.partners.states import PARKED
 
 INLET = [sys.executable, "-m", "inlet.cli"]
 

@@ -1,71 +1,39 @@
-"""The application factory: everything is built here from settings, nothing at import time."""
+"""The application factory: an app assembled around one :class:`~inlet.services.Services`, built from
+settings when not given; nothing happens at import time. Only the CLI, the demo and tests import it.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from inlet import __version__
-from inlet.accounts.clinics import clinic_grants
-from inlet.accounts.service import AccountService
-from inlet.api import errors
+from inlet.accounts import access_routes, clinic_routes, routes
+from inlet.api import errors, info
 from inlet.api.body import BodyLimit
-from inlet.data.service import DataService
-from inlet.db.engine import create_db_engine
-from inlet.notify import Notifier
-from inlet.partners.registry import load_registry
-from inlet.partners.service import PartnerService
-from inlet.partners.vault import load_vault
+from inlet.data import read_routes
+from inlet.data import routes as data_routes
+from inlet.partners import request_routes
+from inlet.partners import routes as partner_routes
+from inlet.services import Services, create_services
 from inlet.settings import Settings, load_settings
+from inlet.sync.service import running_worker
+from inlet.web import routes as web_routes
 
-GrantHook = Callable[[Connection, str, str], set[str]]
-
-
-@dataclass
-class Services:
-    """What request handlers need, held on ``app.state.services``."""
-
-    settings: Settings
-    engine: Engine
-    data: DataService
-    accounts: AccountService
-    partners: PartnerService
-    notifier: Notifier = field(default_factory=Notifier)  # outbox only, unless built from settings
-    grant_hooks: list[GrantHook] = field(default_factory=list)
-
-    def grants(self, conn: Connection, owner_id: str, grantee_id: str) -> set[str]:
-        """Every permission ``owner_id`` gives ``grantee_id``: direct grants, then each hook's (clinics)."""
-        have = set(self.accounts.granted(conn, owner_id, grantee_id))
-        for hook in self.grant_hooks:
-            have |= hook(conn, owner_id, grantee_id)
-        return have
-
-
-def create_services(settings: Settings, engine: Engine | None = None, **overrides: Any) -> Services:
-    engine = engine or create_db_engine(settings.resolved_database_url())
-    accounts = AccountService(
-        password_profile=settings.password_hashing,
-        session_ttl_seconds=settings.session_ttl_minutes * 60,
-    )
-    partners = PartnerService(registry=load_registry(), vault=load_vault(settings))
-    services = Services(
-        settings=settings,
-        engine=engine,
-        data=DataService(),
-        accounts=accounts,
-        partners=partners,
-        notifier=Notifier.from_settings(settings),
-    )
-    # Clinics: what a patient shares with a clinic, every clinician of that clinic holds.
-    services.grant_hooks.append(clinic_grants)
-    for key, value in overrides.items():
-        setattr(services, key, value)
-    return services
+ROUTERS = (
+    info,
+    routes,  # with the user routes (inlet.accounts.user_routes)
+    access_routes,
+    clinic_routes,
+    request_routes,
+    data_routes,
+    read_routes,
+    partner_routes,
+)
 
 
 def create_app(
@@ -84,8 +52,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        from inlet.sync.service import running_worker
-
         async with running_worker(built, **(worker_options or {})):
             yield
 
@@ -97,16 +63,9 @@ def create_app(
     )
     app.state.services = services
     errors.install(app)
+    data_routes.install_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-
-    from inlet.accounts import access_routes, clinic_routes, routes
-    from inlet.api import info
-    from inlet.data import read_routes
-    from inlet.data import routes as data_routes
-    from inlet.partners import routes as partner_routes
-    from inlet.web import routes as web_routes
-
-    for module in (info, routes, access_routes, clinic_routes, data_routes, read_routes, partner_routes):
+    for module in ROUTERS:
         app.include_router(module.router)
     web_routes.install(app)  # the web pages (not in the OpenAPI document) and /static
     return app

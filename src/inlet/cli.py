@@ -113,10 +113,10 @@ def worker(
     import asyncio
     import signal
 
-    from inlet.app import create_services
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
     from inlet.logs import configure_logging
+    from inlet.services import create_services
     from inlet.settings import load_settings
     from inlet.sync.service import build_worker, housekeeping, housekeeping_once
 
@@ -163,10 +163,10 @@ def import_export(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from inlet.app import create_services
     from inlet.data.importer import ImportFailed, run_import
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
+    from inlet.services import create_services
     from inlet.settings import load_settings
 
     settings = load_settings()
@@ -237,11 +237,11 @@ def outbox(
 def reminders() -> None:
     """Email the 7-day reminder of every clinician connection request still unconnected (the sync
     worker does this too); prints how many went out. Safe to run from cron at any interval."""
-    from inlet.app import create_services
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
     from inlet.model.timeutil import now_utc
     from inlet.partners.requests import send_connection_reminders
+    from inlet.services import create_services
     from inlet.settings import load_settings
 
     settings = load_settings()

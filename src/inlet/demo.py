@@ -17,11 +17,12 @@ import uvicorn
 from sqlalchemy import Engine
 
 from inlet.accounts import clinics
-from inlet.app import Services, create_app, create_services
+from inlet.app import create_app
 from inlet.db.engine import create_db_engine
 from inlet.db.migrate import upgrade
 from inlet.logs import configure_logging
 from inlet.model.timeutil import now_utc
+from inlet.services import Services, create_services
 from inlet.settings import Settings, load_settings
 from inlet.simulator.acme import create_acme_app, default_acme_config
 from inlet.simulator.core import DEFAULT_CLIENT

@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from inlet.app import Services, create_app, create_services
+from inlet.app import create_app
 from inlet.partners.registry import load_registry
+from inlet.services import Services, create_services
 from inlet.settings import Settings
 
 SERVICE_SECRET = "test-service-secret-0123456789"

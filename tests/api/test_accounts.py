@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from inlet.app import Services
 from inlet.db.schema import confirmations
 from inlet.model.timeutil import now_utc
+from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account, basic, signup
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from inlet.app import Services
+from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account, basic, signup
 
 CALLERS = (

@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from inlet.app import create_app, create_services
+from inlet.app import create_app
 from inlet.db.schema import device_data
+from inlet.services import create_services
 from inlet.settings import Settings
 from tests.api.conftest import signup
 

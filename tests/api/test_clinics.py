@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from inlet.app import Services
 from inlet.db.schema import confirmations
+from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account, signup
 
 SHARE_CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")

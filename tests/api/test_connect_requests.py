@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from inlet.app import Services
 from inlet.db.schema import connection_requests, outbox
 from inlet.model.timeutil import from_micros, now_utc
 from inlet.partners.requests import send_connection_reminders
+from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account, signup
 from tests.api.test_clinics import add_member, make_clinic, new_patient
 

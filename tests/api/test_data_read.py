@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from inlet.app import Services
 from inlet.data.queries import HIDDEN_FIELDS
+from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account
 from tests.api.test_data_sets import cbg, datums_of, grant, new_set, post_data, read, upload, user
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
-from inlet.app import Services
 from inlet.db.schema import device_data
+from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account, signup
 
 HEX32 = r"^[0-9a-f]{32}$"

@@ -32,11 +32,11 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select, update
 
-from inlet.app import Services
 from inlet.db.schema import sync_tasks
 from inlet.demo import partner_environment
 from inlet.model.timeutil import now_utc, to_micros
 from inlet.partners.registry import load_registry
+from inlet.services import Services
 from inlet.simulator import (
     BackgroundSimulator,
     create_acme_app,

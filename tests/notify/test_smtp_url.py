@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from inlet.app import create_services
 from inlet.db.engine import create_db_engine
 from inlet.notify import Notifier, SmtpConfig, SmtpUrlError
+from inlet.services import create_services
 from inlet.settings import load_settings
 
 

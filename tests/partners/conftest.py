@@ -20,10 +20,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from inlet.app import Services
 from inlet.db.schema import data_sources, provider_sessions, sync_tasks
 from inlet.model.timeutil import now_utc
 from inlet.partners.registry import load_registry
+from inlet.services import Services
 from inlet.simulator import (
     BackgroundSimulator,
     FrozenClock,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from inlet.app import Services
 from inlet.notify import Notifier
+from inlet.services import Services
 from inlet.settings import load_settings
 from tests.notify.conftest import StartSmtp, certificate, start_smtp  # noqa: F401
 

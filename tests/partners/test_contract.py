@@ -43,7 +43,7 @@ ALLOWED_IMPORTS = (
     "httpx2",
 )
 # the contract, the model, and the sync adapter's interface (sync.py); never the database or tokens
-ALLOWED_INLET = ("inlet.partners.contract", "inlet.model", "inlet.sync.fetch")
+ALLOWED_INLET = ("inlet.partners.contract", "inlet.model", "inlet.partners.fetch")
 
 
 def test_the_registry_finds_every_partner_folder() -> None:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from inlet.partners.acme import sync as acme_sync
+from inlet.partners.fetch import Batch, FetchContext, Transient
 from inlet.partners.registry import load_registry
 from inlet.simulator.acme import AcmeSimulator
-from inlet.sync.fetch import Batch, FetchContext, Transient
 from tests.sync.harness import ACME_USER, SyncEnv, same_records
 
 DEVICE = "ACMEPumpModel123-0000000001"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from inlet.db.schema import outbox, partner_budgets
-from inlet.partners.service import PARKED
+from inlet.partners.states import PARKED
 from inlet.simulator.faults import FaultUpdate
 from tests.sync.harness import DEXCOM_USER, SyncEnv, same_records
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from inlet.app import create_services
 from inlet.db.engine import create_db_engine
+from inlet.services import create_services
 from inlet.settings import load_settings
 from inlet.sync.service import build_worker
 

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from inlet.app import Services, create_app
+from inlet.app import create_app
+from inlet.services import Services
 from tests.api.conftest import (  # noqa: F401 (fixtures)
     OFFLINE,
     PARTNER_ENV,

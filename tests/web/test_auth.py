@@ -6,8 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from inlet.app import Services, create_app, create_services
+from inlet.app import create_app
 from inlet.db.schema import sessions, users
+from inlet.services import Services, create_services
 from inlet.settings import Settings
 from inlet.web.session import SESSION_COOKIE
 

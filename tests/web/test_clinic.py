@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from inlet.accounts import clinics
-from inlet.app import Services
 from inlet.notify.notifier import queued
+from inlet.services import Services
 
 from .conftest import Account, Web, account, csrf_of
 from .test_profile import set_state

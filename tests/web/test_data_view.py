@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from inlet.accounts import clinics
-from inlet.app import Services
+from inlet.services import Services
 from tests.api.test_data_sets import upload
 
 from .conftest import Account, Web, account

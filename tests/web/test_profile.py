@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from inlet.app import Services
 from inlet.db.schema import provider_sessions, restricted_tokens
-from inlet.partners.service import CONNECTED, DISCONNECTED, ERROR
+from inlet.partners.states import CONNECTED, DISCONNECTED, ERROR
+from inlet.services import Services
 
 from .conftest import Account, Web, account, csrf_of
 

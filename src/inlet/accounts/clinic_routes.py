@@ -15,11 +15,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from inlet.accounts import clinic_schemas as s
 from inlet.accounts import clinics as c
 from inlet.accounts import confirmations
 from inlet.accounts import validate as v
-from inlet.accounts.deps import Caller, CallerDep, permissions_for, require_account
-from inlet.accounts.service import User, UsernameTaken, is_user_id, normalize_username, timestamp
+from inlet.accounts.deps import (
+    Caller,
+    CallerDep,
+    clinic_access,
+    clinic_patient,
+    permissions_for,
+    require_account,
+)
+from inlet.accounts.service import User, UsernameTaken, is_user_id, normalize_username
+from inlet.api.body import openapi_json_body
 from inlet.api.deps import ReadConn, ServicesDep, WriteConn, get_services
 from inlet.api.errors import (
     PlatformError,
@@ -41,85 +50,11 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 SearchText = Annotated[str | None, Query(max_length=256)]
 
-CLINIC_TYPES = ("provider_practice", "healthcare_system", "veterinary_clinic", "other", "researcher")
-CLINIC_SIZES = ("0-249", "250-499", "500-999", "1000+")
-BG_UNITS = ("mg/dL", "mmol/L")
-_TEXT_FIELDS = ("address", "city", "postalCode", "state", "country", "website", "email")
 _SORT = re.compile(r"[+-](" + "|".join(c.PATIENT_SORTS) + ")")
 MAX_DEVICES = 20
 
 
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
-
-
-_STR = {"type": "string", "minLength": 1}
-CLINIC_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "name": _STR,
-        **dict.fromkeys(_TEXT_FIELDS, _STR),
-        "phoneNumbers": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "object", "properties": {"type": _STR, "number": _STR}, "required": ["number"]},
-        },
-        "clinicType": {"type": "string", "enum": list(CLINIC_TYPES)},
-        "clinicSize": {"type": "string", "enum": list(CLINIC_SIZES)},
-        "preferredBgUnits": {"type": "string", "enum": list(BG_UNITS)},
-    },
-}
-CLINICIAN_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "email": {"type": "string"},
-        "name": _STR,
-        "roles": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "string", "enum": list(c.CLINICIAN_ROLES)},
-        },
-    },
-}
-CLINICIAN_UPDATE_SCHEMA = {
-    "type": "object",
-    "properties": {"name": _STR, "roles": CLINICIAN_SCHEMA["properties"]["roles"]},  # type: ignore[index]
-}
-PERMISSIONS_SCHEMA = {
-    "type": "object",
-    "properties": {name: {"type": "object"} for name in c.PATIENT_PERMISSIONS},
-    "additionalProperties": False,
-}
-PATIENT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "fullName": _STR,
-        "birthDate": {"type": "string", "format": "date"},
-        "email": {"type": "string"},
-        "mrn": _STR,
-        "targetDevices": {"type": "array", "items": {"type": "string"}},
-    },
-}
-NEW_PATIENT_SCHEMA = {**PATIENT_SCHEMA, "required": ["fullName", "birthDate"]}
-SHARE_SCHEMA = {"type": "object", "properties": {"permissions": PERMISSIONS_SCHEMA}}
-
-
 # ---- who is asking ------------------------------------------------------------------------------
-
-
-def _clinic_access(conn: Connection, caller: Caller, clinic_id: str, *, admin: bool = False) -> c.Clinic:
-    """The clinic, when the caller is a service or one of its clinicians (an admin if ``admin``)."""
-    if caller.is_anonymous:
-        raise unauthenticated()
-    if not caller.is_service:
-        member = c.get_clinician(conn, clinic_id, caller.user_id) if caller.user_id else None
-        if member is None or (admin and not member.is_admin):
-            raise unauthorized()
-    clinic = c.get_clinic(conn, clinic_id)
-    if clinic is None:
-        raise not_found("clinic-not-found", "clinic", clinic_id)
-    return clinic
 
 
 def _query_text(value: str | None, name: str) -> str | None:
@@ -157,7 +92,7 @@ def _clinic_fields(body: dict[str, Any], *, creating: bool) -> tuple[str | None,
         value = body[key]
         if value is None:
             fields[key] = None
-        elif key in _TEXT_FIELDS:
+        elif key in s.TEXT_FIELDS:
             fields[key] = v.text(value, f"/{key}")
         elif key == "phoneNumbers":
             numbers = []
@@ -170,16 +105,18 @@ def _clinic_fields(body: dict[str, Any], *, creating: bool) -> tuple[str | None,
                 numbers.append(entry)
             fields[key] = numbers
         else:
-            allowed = {"clinicType": CLINIC_TYPES, "clinicSize": CLINIC_SIZES, "preferredBgUnits": BG_UNITS}[
-                key
-            ]
+            allowed = {
+                "clinicType": s.CLINIC_TYPES,
+                "clinicSize": s.CLINIC_SIZES,
+                "preferredBgUnits": s.BG_UNITS,
+            }[key]
             fields[key] = v.one_of(value, allowed, f"/{key}")
     if creating:
         fields = {k: value for k, value in fields.items() if value is not None}
     return name, fields
 
 
-@router.post("/v1/clinics", openapi_extra=_body({**CLINIC_SCHEMA, "required": ["name"]}))
+@router.post("/v1/clinics", openapi_extra=openapi_json_body({**s.CLINIC_SCHEMA, "required": ["name"]}))
 def create_clinic(caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody) -> Response:
     """Create a clinic; the caller becomes its first ``CLINIC_ADMIN``. 200 with the clinic."""
     if caller.is_anonymous:
@@ -224,15 +161,15 @@ def list_clinics(
 
 @router.get("/v1/clinics/{clinic_id}")
 def get_clinic(clinic_id: str, caller: CallerDep, conn: ReadConn) -> Response:
-    return json_response(_clinic_access(conn, caller, clinic_id).public())
+    return json_response(clinic_access(conn, caller, clinic_id).public())
 
 
-@router.put("/v1/clinics/{clinic_id}", openapi_extra=_body(CLINIC_SCHEMA))
+@router.put("/v1/clinics/{clinic_id}", openapi_extra=openapi_json_body(s.CLINIC_SCHEMA))
 def update_clinic(
     clinic_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody
 ) -> Response:
     """Change a clinic (its admins, services). Fields sent replace the stored ones; null clears."""
-    clinic = _clinic_access(conn, caller, clinic_id, admin=True)
+    clinic = clinic_access(conn, caller, clinic_id, admin=True)
     name, fields = _clinic_fields(v.obj(body), creating=False)
     return json_response(c.update_clinic(conn, services.accounts.now(), clinic, name, fields).public())
 
@@ -264,7 +201,7 @@ def list_clinicians(
     email: SearchText = None,
     role: SearchText = None,
 ) -> Response:
-    clinic = _clinic_access(conn, caller, clinic_id)
+    clinic = clinic_access(conn, caller, clinic_id)
     found = c.list_clinicians(
         conn,
         clinic.id,
@@ -278,14 +215,15 @@ def list_clinicians(
 
 
 @router.post(
-    "/v1/clinics/{clinic_id}/clinicians", openapi_extra=_body({**CLINICIAN_SCHEMA, "required": ["roles"]})
+    "/v1/clinics/{clinic_id}/clinicians",
+    openapi_extra=openapi_json_body({**s.CLINICIAN_SCHEMA, "required": ["roles"]}),
 )
 def add_clinician(
     clinic_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody
 ) -> Response:
     """Add an existing user, by ``id`` or ``email``, as a clinician with ``roles`` (admins,
     services). 200 with the clinician; 409 if already one."""
-    clinic = _clinic_access(conn, caller, clinic_id, admin=True)
+    clinic = clinic_access(conn, caller, clinic_id, admin=True)
     details = v.obj(body)
     roles = _roles(details.get("roles"), "/roles")
     name = v.opt_text(details, "name")
@@ -325,7 +263,7 @@ def _clinician(conn: Connection, clinic: c.Clinic, clinician_id: str) -> c.Clini
 
 @router.get("/v1/clinics/{clinic_id}/clinicians/{clinician_id}")
 def get_clinician(clinic_id: str, clinician_id: str, caller: CallerDep, conn: ReadConn) -> Response:
-    clinic = _clinic_access(conn, caller, clinic_id)
+    clinic = clinic_access(conn, caller, clinic_id)
     return json_response(_clinician(conn, clinic, clinician_id).public())
 
 
@@ -340,7 +278,10 @@ def _keeps_an_admin(conn: Connection, clinician: c.Clinician, new_roles: list[st
         )
 
 
-@router.put("/v1/clinics/{clinic_id}/clinicians/{clinician_id}", openapi_extra=_body(CLINICIAN_UPDATE_SCHEMA))
+@router.put(
+    "/v1/clinics/{clinic_id}/clinicians/{clinician_id}",
+    openapi_extra=openapi_json_body(s.CLINICIAN_UPDATE_SCHEMA),
+)
 def update_clinician(
     clinic_id: str,
     clinician_id: str,
@@ -350,7 +291,7 @@ def update_clinician(
     body: OptionalBody,
 ) -> Response:
     """Change a clinician's roles or name (admins, services); a clinic keeps at least one admin."""
-    clinic = _clinic_access(conn, caller, clinic_id, admin=True)
+    clinic = clinic_access(conn, caller, clinic_id, admin=True)
     clinician = _clinician(conn, clinic, clinician_id)
     details = v.obj(body)
     roles = _roles(details["roles"], "/roles") if details.get("roles") is not None else None
@@ -367,7 +308,7 @@ def remove_clinician(clinic_id: str, clinician_id: str, caller: CallerDep, conn:
     if caller.is_anonymous:
         raise unauthenticated()
     leaving = caller.user_id == clinician_id and not caller.is_service
-    clinic = _clinic_access(conn, caller, clinic_id, admin=not leaving)
+    clinic = clinic_access(conn, caller, clinic_id, admin=not leaving)
     clinician = _clinician(conn, clinic, clinician_id)
     _keeps_an_admin(conn, clinician, None)
     c.remove_clinician(conn, clinician)
@@ -403,13 +344,6 @@ def _patient_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return fields
 
 
-def _patient(conn: Connection, clinic: c.Clinic, patient_id: str) -> c.Patient:
-    found = c.get_patient(conn, clinic.id, patient_id)
-    if found is None:
-        raise not_found("patient-not-found", "patient", patient_id)
-    return found
-
-
 @router.get("/v1/clinics/{clinic_id}/patients")
 def list_patients(
     clinic_id: str,
@@ -421,21 +355,21 @@ def list_patients(
     sort: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     """``{data: [patients], meta: {count}}``: the patients sharing with the clinic."""
-    clinic = _clinic_access(conn, caller, clinic_id)
+    clinic = clinic_access(conn, caller, clinic_id)
     if sort is not None and _SORT.fullmatch(sort) is None:
         raise parameter_invalid("sort", f"sort must be + or - followed by one of {list(c.PATIENT_SORTS)}")
     page, count = c.list_patients(conn, clinic.id, search=search, sort=sort, offset=offset, limit=limit)
     return json_response({"data": [p.public() for p in page], "meta": {"count": count}})
 
 
-@router.post("/v1/clinics/{clinic_id}/patients", openapi_extra=_body(NEW_PATIENT_SCHEMA))
+@router.post("/v1/clinics/{clinic_id}/patients", openapi_extra=openapi_json_body(s.NEW_PATIENT_SCHEMA))
 def create_patient(
     clinic_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody
 ) -> Response:
     """Create a custodial account for a patient (no password) in the clinic's care: the clinic gets
     custodian, view and upload. With an email address, a signup confirmation is recorded for the
     patient to claim the account. 200 with the patient; 409 if the address has an account."""
-    clinic = _clinic_access(conn, caller, clinic_id)
+    clinic = clinic_access(conn, caller, clinic_id)
     fields = _patient_fields(v.obj(body), creating=True)
     email = fields.get("email")
     accounts = services.accounts
@@ -466,8 +400,8 @@ def create_patient(
 
 @router.get("/v1/clinics/{clinic_id}/patients/{patient_id}")
 def get_patient(clinic_id: str, patient_id: str, caller: CallerDep, conn: ReadConn) -> Response:
-    clinic = _clinic_access(conn, caller, clinic_id)
-    return json_response(_patient(conn, clinic, patient_id).public())
+    clinic = clinic_access(conn, caller, clinic_id)
+    return json_response(clinic_patient(conn, clinic, patient_id).public())
 
 
 def _patient_or_custodian(request: Request, conn: Connection, caller: Caller, patient_id: str) -> User:
@@ -479,7 +413,9 @@ def _shared_permissions(value: Any, pointer: str) -> dict[str, Any]:
     return v.permissions(value, c.PATIENT_PERMISSIONS, pointer)
 
 
-@router.post("/v1/clinics/{clinic_id}/patients/{patient_id}", openapi_extra=_body(SHARE_SCHEMA, False))
+@router.post(
+    "/v1/clinics/{clinic_id}/patients/{patient_id}", openapi_extra=openapi_json_body(s.SHARE_SCHEMA, False)
+)
 def share_with_clinic(
     clinic_id: str,
     patient_id: str,
@@ -513,7 +449,9 @@ def share_with_clinic(
     return json_response(patient.public())
 
 
-@router.put("/v1/clinics/{clinic_id}/patients/{patient_id}", openapi_extra=_body(PATIENT_SCHEMA))
+@router.put(
+    "/v1/clinics/{clinic_id}/patients/{patient_id}", openapi_extra=openapi_json_body(s.PATIENT_SCHEMA)
+)
 def update_patient(
     clinic_id: str,
     patient_id: str,
@@ -523,8 +461,8 @@ def update_patient(
     body: OptionalBody,
 ) -> Response:
     """Change the clinic's record of a patient (its clinicians, services); 200 with the patient."""
-    clinic = _clinic_access(conn, caller, clinic_id)
-    patient = _patient(conn, clinic, patient_id)
+    clinic = clinic_access(conn, caller, clinic_id)
+    patient = clinic_patient(conn, clinic, patient_id)
     fields = _patient_fields(v.obj(body), creating=False)
     doc = {k: value for k, value in {**patient.doc, **fields}.items() if value is not None}
     return json_response(c.update_patient(conn, services.accounts.now(), patient, doc=doc).public())
@@ -543,8 +481,8 @@ def remove_patient(
         if clinic is None:
             raise not_found("clinic-not-found", "clinic", clinic_id)
     else:
-        clinic = _clinic_access(conn, caller, clinic_id, admin=True)
-    c.remove_patient(conn, _patient(conn, clinic, patient_id))
+        clinic = clinic_access(conn, caller, clinic_id, admin=True)
+    c.remove_patient(conn, clinic_patient(conn, clinic, patient_id))
     return Response(status_code=204)
 
 
@@ -560,7 +498,8 @@ def _own_permissions(request: Request, conn: Connection, caller: Caller, patient
 
 
 @router.put(
-    "/v1/clinics/{clinic_id}/patients/{patient_id}/permissions", openapi_extra=_body(PERMISSIONS_SCHEMA)
+    "/v1/clinics/{clinic_id}/patients/{patient_id}/permissions",
+    openapi_extra=openapi_json_body(s.PERMISSIONS_SCHEMA),
 )
 def update_patient_permissions(
     clinic_id: str,
@@ -578,7 +517,7 @@ def update_patient_permissions(
     clinic = c.get_clinic(conn, clinic_id)
     if clinic is None:
         raise not_found("clinic-not-found", "clinic", clinic_id)
-    patient = _patient(conn, clinic, user.id)
+    patient = clinic_patient(conn, clinic, user.id)
     if not perms:
         c.remove_patient(conn, patient)
         return json_response({})
@@ -610,60 +549,3 @@ def clinics_of_clinician(
         raise unauthorized()
     pairs = c.clinics_for_clinician(conn, user_id, offset=offset, limit=limit) if is_user_id(user_id) else []
     return json_response([{"clinician": m.public(), "clinic": clinic.public()} for m, clinic in pairs])
-
-
-# ---- asking a patient to connect a partner account ----------------------------------------------
-
-
-def _connection_request(
-    clinic_id: str, patient_id: str, slug: str, caller: Caller, services: Any, conn: Connection
-) -> tuple[c.Patient, int]:
-    """Email the patient a connect link for ``slug`` (clinicians of the clinic, services); the
-    patient record and when the request was sent."""
-    from inlet.partners import requests as r
-
-    clinic = _clinic_access(conn, caller, clinic_id)
-    patient = _patient(conn, clinic, patient_id)
-    partner = services.partners.registry.available(slug)
-    if partner is None:
-        raise PlatformError(
-            404, "partner-not-found", "partner not found", f"no partner {slug!r} is offered by this server"
-        )
-    try:
-        request = r.request_connection(conn, services, clinic, patient, partner, caller.user_id)
-    except r.AlreadyConnected as connected:
-        raise PlatformError(
-            409,
-            "data-source-connected",
-            "already connected",
-            f"the patient's {partner.display_name} account is already connected",
-        ) from connected
-    except r.NoEmailAddress as missing:
-        raise PlatformError(
-            400,
-            "value-not-exists",
-            "value does not exist",
-            "the patient has no email address to send the request to",
-        ) from missing
-    return patient, request.last_sent_time
-
-
-@router.post("/v1/clinics/{clinic_id}/patients/{patient_id}/connect/{slug}", status_code=204)
-def send_provider_connect_request(
-    clinic_id: str, patient_id: str, slug: str, caller: CallerDep, services: ServicesDep, conn: WriteConn
-) -> Response:
-    """Email the patient a link (a restricted token for ``/v1/oauth/<slug>``, 30 days) that connects
-    their ``slug`` account (clinicians of the clinic, services). Also a resend while not connected;
-    a reminder follows after 7 days unless connected. 204; 409 when already connected."""
-    _connection_request(clinic_id, patient_id, slug, caller, services, conn)
-    return Response(status_code=204)
-
-
-@router.post("/v1/clinics/{clinic_id}/patients/{patient_id}/send_dexcom_connect_request")
-def send_dexcom_connect_request(
-    clinic_id: str, patient_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn
-) -> Response:
-    """The older Dexcom-only form of ``.../connect/dexcom``: 200 with the patient record and its
-    ``lastRequestedDexcomConnectTime``, as Tidepool's clinic service answers."""
-    patient, sent = _connection_request(clinic_id, patient_id, "dexcom", caller, services, conn)
-    return json_response({**patient.public(), "lastRequestedDexcomConnectTime": timestamp(sent)})

@@ -461,3 +461,18 @@ def clinic_grants(conn: Connection, owner_id: str, grantee_id: str) -> set[str]:
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def clinic_contacts(conn: Connection, user_id: str) -> list[str]:
+    """Who at each of a patient's clinics hears about the patient's account: the clinic's own
+    address, else every clinician's. A contact hook (``Services.contact_hooks``)."""
+    found: list[str] = []
+    for _, clinic in clinics_for_patient(conn, user_id, offset=0, limit=100):
+        email = clinic.doc.get("email")
+        if isinstance(email, str) and "@" in email:
+            found.append(email)
+            continue
+        for clinician in list_clinicians(conn, clinic.id, limit=100):
+            if clinician.email and "@" in clinician.email:
+                found.append(clinician.email)
+    return found

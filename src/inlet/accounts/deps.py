@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection
 
+from inlet.accounts import clinics as c
 from inlet.accounts.service import User, effective, is_user_id
 from inlet.api.deps import get_services
 from inlet.api.errors import not_found, unauthenticated, unauthorized
@@ -123,3 +124,25 @@ def require_account(
     if user is None:
         raise not_found("user-not-found", "user", user_id)
     return user, have
+
+
+def clinic_access(conn: Connection, caller: Caller, clinic_id: str, *, admin: bool = False) -> c.Clinic:
+    """The clinic, when the caller is a service or one of its clinicians (an admin if ``admin``)."""
+    if caller.is_anonymous:
+        raise unauthenticated()
+    if not caller.is_service:
+        member = c.get_clinician(conn, clinic_id, caller.user_id) if caller.user_id else None
+        if member is None or (admin and not member.is_admin):
+            raise unauthorized()
+    clinic = c.get_clinic(conn, clinic_id)
+    if clinic is None:
+        raise not_found("clinic-not-found", "clinic", clinic_id)
+    return clinic
+
+
+def clinic_patient(conn: Connection, clinic: c.Clinic, patient_id: str) -> c.Patient:
+    """The clinic's patient record of ``patient_id`` (404 when the patient is not the clinic's)."""
+    found = c.get_patient(conn, clinic.id, patient_id)
+    if found is None:
+        raise not_found("patient-not-found", "patient", patient_id)
+    return found

@@ -23,7 +23,7 @@ from inlet.db.schema import (
     sessions,
     users,
 )
-from inlet.model.timeutil import format_utc, from_micros, now_utc, to_micros
+from inlet.model.timeutil import US, format_utc, from_micros, now_utc, to_micros
 
 ROLES = ("patient", "clinician", "clinic", "custodial_account", "care_partner", "demo")
 PERMISSIONS = ("root", "custodian", "upload", "view", "follow")
@@ -32,7 +32,6 @@ RESTRICTED_TOKEN_MAX_SECONDS = 90 * 86400
 RESTRICTED_TOKEN_MAX_PATHS = 10
 THROTTLE_FAILURES = 5
 THROTTLE_WINDOW_SECONDS = 15 * 60
-_US = 1_000_000
 
 Clock = Callable[[], datetime]
 
@@ -166,6 +165,17 @@ class AccountService:
         row = conn.execute(select(users).where(users.c.id == user_id, users.c.deleted_time.is_(None))).first()
         return User.from_row(row) if row else None
 
+    def email_address(self, conn: Connection, user_id: str) -> str | None:
+        """Where to email the account's owner: the first of its emails, else its username, that is an
+        address; None for a missing account or one without any (custodial accounts may have none)."""
+        user = self.get_user(conn, user_id)
+        if user is None:
+            return None
+        for candidate in (*user.emails, user.username):
+            if isinstance(candidate, str) and "@" in candidate:
+                return candidate
+        return None
+
     def find_user(self, conn: Connection, username: str) -> User | None:
         name = normalize_username(username)
         row = conn.execute(
@@ -225,7 +235,7 @@ class AccountService:
     def check_throttle(self, conn: Connection, username: str, address: str) -> None:
         """Five failures for one account from one address within 15 minutes lock that pair out."""
         now = self.now()
-        since = now - THROTTLE_WINDOW_SECONDS * _US
+        since = now - THROTTLE_WINDOW_SECONDS * US
         name = normalize_username(username)
         row = conn.execute(
             select(func.count(), func.min(login_failures.c.time)).where(
@@ -236,14 +246,14 @@ class AccountService:
         ).one()
         count, oldest = row
         if count >= THROTTLE_FAILURES:
-            remaining = oldest + THROTTLE_WINDOW_SECONDS * _US - now  # the oldest failure then expires
-            retry_after = max(1, -(-remaining // _US))
+            remaining = oldest + THROTTLE_WINDOW_SECONDS * US - now  # the oldest failure then expires
+            retry_after = max(1, -(-remaining // US))
             raise Throttled(int(retry_after))
 
     def record_failure(self, conn: Connection, username: str, address: str) -> None:
         now = self.now()
         conn.execute(
-            delete(login_failures).where(login_failures.c.time <= now - THROTTLE_WINDOW_SECONDS * _US)
+            delete(login_failures).where(login_failures.c.time <= now - THROTTLE_WINDOW_SECONDS * US)
         )
         conn.execute(
             insert(login_failures).values(username=normalize_username(username), address=address, time=now)
@@ -263,7 +273,7 @@ class AccountService:
                 user_id=user_id,
                 kind=kind,
                 created_time=now,
-                expires_time=now + self.session_ttl_seconds * _US,
+                expires_time=now + self.session_ttl_seconds * US,
             )
         )
         return token
@@ -286,8 +296,8 @@ class AccountService:
         self, conn: Connection, user_id: str, paths: list[str], expires_time: int | None = None
     ) -> tuple[str, RestrictedToken]:
         now = self.now()
-        expires = expires_time if expires_time is not None else now + RESTRICTED_TOKEN_DEFAULT_SECONDS * _US
-        expires = min(expires, now + RESTRICTED_TOKEN_MAX_SECONDS * _US)
+        expires = expires_time if expires_time is not None else now + RESTRICTED_TOKEN_DEFAULT_SECONDS * US
+        expires = min(expires, now + RESTRICTED_TOKEN_MAX_SECONDS * US)
         token = tokens.new_token()
         conn.execute(
             insert(restricted_tokens).values(

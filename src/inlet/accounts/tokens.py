@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 
@@ -18,3 +19,9 @@ def digest(token: str) -> str:
 def new_user_id() -> str:
     """Tidepool user ids are 10 lowercase hex characters."""
     return secrets.token_hex(5)
+
+
+def b64url(raw: bytes) -> str:
+    """Unpadded URL-safe base64 (RFC 4648 section 5), as signed values in cookies and OAuth states
+    carry their MACs: no character that needs escaping in a URL or a cookie."""
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")

@@ -21,6 +21,7 @@ from inlet.accounts.service import (
     is_user_id,
     normalize_username,
 )
+from inlet.api.body import openapi_json_body
 from inlet.api.deps import ReadConn, ServicesDep, WriteConn
 from inlet.api.errors import PlatformError, json_response, not_found, unauthenticated, unauthorized
 from inlet.model.timeutil import format_utc, from_micros, to_micros
@@ -28,7 +29,7 @@ from inlet.model.timeutil import format_utc, from_micros, to_micros
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from inlet.app import Services
+    from inlet.services import Services
 
 router = APIRouter()
 
@@ -40,10 +41,6 @@ DEFAULT_RESTRICTED_PATHS = ["/v1/oauth", "/export"]
 CUSTODIAN_PERMISSIONS: dict[str, dict[str, Any]] = {"custodian": {}, "view": {}, "upload": {}}
 
 OptionalBody = Annotated[Any, Depends(v.optional_json)]
-
-
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
 
 
 _EMAILS = {"type": "array", "items": {"type": "string"}, "maxItems": MAX_EMAILS}
@@ -122,7 +119,7 @@ def get_user(
     return _user_body(user, caller)
 
 
-@router.put("/auth/user", tags=["auth"], openapi_extra=_body(UPDATE_SCHEMA))
+@router.put("/auth/user", tags=["auth"], openapi_extra=openapi_json_body(UPDATE_SCHEMA))
 def update_current_user(
     request: Request, caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody
 ) -> Response:
@@ -132,7 +129,7 @@ def update_current_user(
     return _update_user(request, caller, services, conn, caller.user_id, body)
 
 
-@router.put("/auth/user/{user_id}", tags=["auth"], openapi_extra=_body(UPDATE_SCHEMA))
+@router.put("/auth/user/{user_id}", tags=["auth"], openapi_extra=openapi_json_body(UPDATE_SCHEMA))
 def update_user(
     user_id: str,
     request: Request,
@@ -198,7 +195,10 @@ def _user_exists(pointer: str) -> PlatformError:
 
 
 @router.post(
-    "/auth/user/{user_id}/user", status_code=201, tags=["auth"], openapi_extra=_body(CUSTODIAL_SCHEMA)
+    "/auth/user/{user_id}/user",
+    status_code=201,
+    tags=["auth"],
+    openapi_extra=openapi_json_body(CUSTODIAL_SCHEMA),
 )
 def create_custodial_account(
     user_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody
@@ -236,7 +236,7 @@ def create_custodial_account(
     "/v1/users/{user_id}/restricted_tokens",
     status_code=201,
     tags=["auth"],
-    openapi_extra=_body(RESTRICTED_TOKEN_SCHEMA, required=False),
+    openapi_extra=openapi_json_body(RESTRICTED_TOKEN_SCHEMA, required=False),
 )
 def create_restricted_token(
     user_id: str, caller: CallerDep, services: ServicesDep, conn: WriteConn, body: OptionalBody
@@ -311,7 +311,7 @@ def get_profile(user_id: str, request: Request, caller: CallerDep, conn: ReadCon
     return json_response(user.profile)
 
 
-@router.put("/metadata/{user_id}/profile", tags=["metadata"], openapi_extra=_body(PROFILE_SCHEMA))
+@router.put("/metadata/{user_id}/profile", tags=["metadata"], openapi_extra=openapi_json_body(PROFILE_SCHEMA))
 def put_profile(
     user_id: str,
     request: Request,
@@ -340,7 +340,9 @@ def put_profile(
 
 
 @router.post(
-    "/confirm/send/signup/{user_id}", tags=["confirm"], openapi_extra=_body({"type": "object"}, False)
+    "/confirm/send/signup/{user_id}",
+    tags=["confirm"],
+    openapi_extra=openapi_json_body({"type": "object"}, False),
 )
 def send_signup_confirmation(
     user_id: str,

@@ -75,3 +75,10 @@ async def read_json(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise json_malformed() from error
+
+
+def openapi_json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    """A route's ``openapi_extra`` describing its JSON body. Handlers read bodies themselves (to answer
+    in Tidepool's error format), so FastAPI cannot infer the schema; the OpenAPI document, and the
+    schemathesis fuzzing driven by it, learn the body from here."""
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}

@@ -12,7 +12,7 @@ from inlet.api.body import read_json
 from inlet.db.engine import read_only
 
 if TYPE_CHECKING:
-    from inlet.app import Services
+    from inlet.services import Services
 
 
 def get_services(request: Request) -> Services:

@@ -20,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from inlet.data.errors import DataSetClosed, DataSetNotFound, ValidationFailed
 from inlet.model.errors import ModelError
 
 JSON = "application/json; charset=utf-8"
@@ -123,22 +122,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DataReadError)
     async def data_read_error(request: Request, exc: DataReadError) -> Response:
         return json_response(exc.body, exc.status)
-
-    @app.exception_handler(ValidationFailed)
-    async def validation_failed(request: Request, exc: ValidationFailed) -> Response:
-        return json_response(envelope(model_errors(exc.errors), request), 400)
-
-    @app.exception_handler(DataSetNotFound)
-    async def data_set_not_found(request: Request, exc: DataSetNotFound) -> Response:
-        error = not_found("data-set-id-not-found", "data set", exc.data_set_id)
-        return json_response(envelope(error.errors, request), 404)
-
-    @app.exception_handler(DataSetClosed)
-    async def data_set_closed(request: Request, exc: DataSetClosed) -> Response:
-        error = PlatformError(
-            409, "data-set-closed", "data set is closed", f"data set with id {exc.data_set_id!r} is closed"
-        )
-        return json_response(envelope(error.errors, request), 409)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:

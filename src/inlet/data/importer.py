@@ -54,7 +54,7 @@ from inlet.model.errors import Errors
 from inlet.model.parse import Datum, parse_datum
 
 if TYPE_CHECKING:
-    from inlet.app import Services
+    from inlet.services import Services
 
 BATCH_SIZE = 1000
 IMPORT_CLIENT = "org.inlet.import"

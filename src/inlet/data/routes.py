@@ -21,25 +21,28 @@ nothing: the request is one transaction. Servers (service secret, server session
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from inlet.accounts.deps import AuthDep, Caller, permissions_for, require
+from inlet.api.body import openapi_json_body
 from inlet.api.deps import ReadConn, ServicesDep, WriteConn
 from inlet.api.errors import (
     PlatformError,
     envelope,
     json_malformed,
     json_response,
+    model_errors,
+    not_found,
     unauthenticated,
     unauthorized,
 )
 from inlet.data import queries
-from inlet.data.errors import DataSetNotFound
+from inlet.data.errors import DataSetClosed, DataSetNotFound, ValidationFailed
 from inlet.data.records import CLOSED, DataSet
 from inlet.data.service import nul_errors
 from inlet.model import errors as e
@@ -53,6 +56,9 @@ from inlet.model.timeutil import (
     parse_rfc3339,
 )
 
+if TYPE_CHECKING:
+    from inlet.services import Services
+
 router = APIRouter(tags=["data sets"])
 # Parameter order matters: FastAPI resolves dependencies in order, and the write connection takes
 # SQLite's write lock, so it comes last, after the body has arrived and the caller is known.
@@ -61,6 +67,26 @@ PAGE_MIN = 0
 SIZE_MIN, SIZE_MAX, SIZE_DEFAULT = 1, 1000, 100
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _INT64 = 2**63
+
+
+def install_errors(app: FastAPI) -> None:
+    """Register the handlers that answer the data domain's exceptions in Tidepool's error format."""
+
+    @app.exception_handler(ValidationFailed)
+    async def validation_failed(request: Request, exc: ValidationFailed) -> Response:
+        return json_response(envelope(model_errors(exc.errors), request), 400)
+
+    @app.exception_handler(DataSetNotFound)
+    async def data_set_not_found(request: Request, exc: DataSetNotFound) -> Response:
+        error = not_found("data-set-id-not-found", "data set", exc.data_set_id)
+        return json_response(envelope(error.errors, request), 404)
+
+    @app.exception_handler(DataSetClosed)
+    async def data_set_closed(request: Request, exc: DataSetClosed) -> Response:
+        error = PlatformError(
+            409, "data-set-closed", "data set is closed", f"data set with id {exc.data_set_id!r} is closed"
+        )
+        return json_response(envelope(error.errors, request), 409)
 
 
 async def raw_body(request: Request) -> bytes:
@@ -134,10 +160,6 @@ _UPDATE_BODY = {
 }
 
 
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
-
-
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
@@ -189,7 +211,9 @@ def data_set_closed(data_set_id: str) -> PlatformError:
     )
 
 
-def _find(services: Any, conn: Connection, data_set_id: str, *, include_deleted: bool = False) -> DataSet:
+def _find(
+    services: Services, conn: Connection, data_set_id: str, *, include_deleted: bool = False
+) -> DataSet:
     if "\x00" in data_set_id:
         raise data_set_not_found(data_set_id)
     try:
@@ -265,7 +289,7 @@ for _path in ("/v1/users/{userId}/data_sets", "/v1/users/{userId}/datasets"):
         create_data_set,
         methods=["POST"],
         status_code=201,
-        openapi_extra=_body(_DATA_SET_BODY),
+        openapi_extra=openapi_json_body(_DATA_SET_BODY),
         responses={201: {"description": "the data set"}},
         name=f"create_data_set{_path.rsplit('/', 1)[-1]}",
     )
@@ -289,7 +313,7 @@ for _path in ("/v1/data_sets/{id}/data", "/v1/datasets/{id}/data"):
         _path,
         add_data,
         methods=["POST"],
-        openapi_extra=_body({"type": "array", "items": _DATUM}),
+        openapi_extra=openapi_json_body({"type": "array", "items": _DATUM}),
         name=f"add_data_{_path.split('/')[2]}",
     )
 
@@ -385,7 +409,7 @@ for _path in ("/v1/data_sets/{id}", "/v1/datasets/{id}"):
         _path,
         update_data_set,
         methods=["PUT"],
-        openapi_extra=_body(_UPDATE_BODY, required=False),
+        openapi_extra=openapi_json_body(_UPDATE_BODY, required=False),
         name=f"update_data_set_{_path.split('/')[2]}",
     )
 
@@ -420,7 +444,9 @@ for _path in ("/v1/data_sets/{id}", "/v1/datasets/{id}"):
     )
 
 
-@router.delete("/v1/data_sets/{id}/data", openapi_extra=_body({"type": "array", "items": _SELECTOR}))
+@router.delete(
+    "/v1/data_sets/{id}/data", openapi_extra=openapi_json_body({"type": "array", "items": _SELECTOR})
+)
 def delete_data(
     request: Request, id: str, body: RawBody, caller: AuthDep, services: ServicesDep, conn: WriteConn
 ) -> Response:

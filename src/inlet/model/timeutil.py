@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US_PER_S = 1_000_000
+US = 1_000_000
+"""Microseconds in a second: every stored time is an integer count of these since the epoch."""
 _MS_PER_MIN = 60_000
 
 RFC3339_LAYOUT = "2006-01-02T15:04:05Z07:00"
@@ -166,7 +167,7 @@ def to_utc(value: datetime) -> datetime:
 def to_micros(value: datetime) -> int:
     """Microseconds since the Unix epoch: the storage form of every time column."""
     delta = value - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * _US_PER_S + delta.microseconds
+    return (delta.days * 86400 + delta.seconds) * US + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:

@@ -30,17 +30,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inlet.accounts import clinics as c
 from inlet.db.schema import connection_requests
-from inlet.model.timeutil import from_micros, to_micros
+from inlet.model.timeutil import US, from_micros, to_micros
 from inlet.partners.contract import Partner
-from inlet.partners.service import CONNECTED
+from inlet.partners.states import CONNECTED
 
 if TYPE_CHECKING:
-    from inlet.app import Services
+    from inlet.services import Services
 
 LINK_VALID_DAYS = 30
 REMINDER_AFTER_DAYS = 7
-_US = 1_000_000
-_DAY = 86_400 * _US
+_DAY = 86_400 * US
 log = logging.getLogger("inlet.partners")
 
 
@@ -92,13 +91,7 @@ def patient_email(conn: Connection, services: Services, patient: c.Patient) -> s
     email = patient.doc.get("email")
     if isinstance(email, str) and "@" in email:
         return email
-    user = services.accounts.get_user(conn, patient.user_id)
-    if user is None:
-        return None
-    for candidate in (*user.emails, user.username):
-        if isinstance(candidate, str) and "@" in candidate:
-            return candidate
-    return None
+    return services.accounts.email_address(conn, patient.user_id)
 
 
 def is_connected(conn: Connection, services: Services, user_id: str, slug: str) -> bool:

@@ -1,4 +1,4 @@
-"""Partner connections over HTTP: the OAuth browser legs, disconnection, data sources, result pages.
+"""Partner connections over HTTP: the OAuth browser legs, disconnection, data sources.
 
 | method | path | who | success |
 | --- | --- | --- | --- |
@@ -9,10 +9,10 @@
 | GET | /v1/data_sources/:id | view | 200 data source |
 | PUT | /v1/data_sources/:id | servers (the sync engine) | 200 data source |
 | DELETE | /v1/data_sources/:id | the user, a custodian, a server | 200 |
-| GET | /oauth/:slug/{authorized,declined,error} | anyone | 200 HTML |
 
-The restricted token's paths must include ``/v1/oauth/<slug>``. Result pages:
-``/oauth/<slug>/authorized``, ``/oauth/<slug>/declined``, ``/oauth/<slug>/error``.
+The restricted token's paths must include ``/v1/oauth/<slug>``. The redirect leg ends on a result
+page (``/oauth/<slug>/authorized``, ``/declined``, ``/error?reason=...``), which is a web page
+(:mod:`inlet.web.oauth_pages`).
 ``GET /v1/users/:userId/data_sources`` is in ``inlet.data.routes``. Refusals of the redirect leg (a
 tampered, replayed, expired or foreign state, a code the partner refuses) never store anything and
 end on the error page, which says what happened in plain words.
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
 from inlet.accounts.deps import AuthDep, require, require_account
@@ -36,7 +36,11 @@ from inlet.db.engine import read_only
 from inlet.model.timeutil import parse_rfc3339, to_micros
 from inlet.partners.contract import Partner
 from inlet.partners.registry import PartnerRegistry
-from inlet.partners.service import CONNECTED, DATA_SOURCE_STATES, DataSource, PartnerService, StateRefused
+from inlet.partners.service import DataSource, PartnerService, StateRefused
+from inlet.partners.states import CONNECTED, DATA_SOURCE_STATES
+
+if TYPE_CHECKING:
+    from inlet.services import Services
 
 router = APIRouter(tags=["partners"])
 log = logging.getLogger("inlet.partners")
@@ -47,22 +51,10 @@ TIME_FIELDS = {
     "latestDataTime": "latest_data_time",
     "lastImportTime": "last_import_time",
 }
-# Why the error page was shown, in plain words (the reason travels in the page's query string).
-REASONS = {
-    "state-missing": "The answer from {partner} did not say which connection attempt it belongs to.",
-    "state-invalid": "The answer from {partner} does not belong to a connection attempt Inlet started.",
-    "state-used": "This connection attempt was already completed or cancelled; a link from it works once.",
-    "state-expired": "The connection attempt took too long and expired.",
-    "code-missing": "{partner} did not send an authorization code.",
-    "exchange-failed": "{partner} did not accept the authorization; it may have been used already.",
-    "partner-error": "{partner} reported an error and did not let Inlet connect.",
-    "partner-unreachable": "{partner} did not answer properly; it may be busy or down. Try again later.",
-    "account-gone": "The Inlet account this connection was for no longer exists.",
-    "storage-failed": "Inlet could not save the connection.",
-}
 
 
-def _partner(services: Any, slug: str, *, available: bool = True) -> Partner:
+def partner_or_404(services: Services, slug: str, *, available: bool = True) -> Partner:
+    """The partner ``slug`` (only if offered now, unless ``available`` is false), else a 404."""
     registry: PartnerRegistry = services.partners.registry
     partner = registry.available(slug) if available else registry.get(slug)
     if partner is None:
@@ -72,7 +64,7 @@ def _partner(services: Any, slug: str, *, available: bool = True) -> Partner:
     return partner
 
 
-def _page(services: Any, slug: str, outcome: str, reason: str | None = None) -> RedirectResponse:
+def _page(services: Services, slug: str, outcome: str, reason: str | None = None) -> RedirectResponse:
     url = f"{services.settings.public_base}/oauth/{slug}/{outcome}"
     if reason is not None:
         url += f"?reason={reason}"
@@ -93,7 +85,7 @@ def authorize(
     """Start connecting the caller's account to ``slug``: 307 to the partner's authorize URL with a
     signed, single-use ``state`` (and PKCE S256 where the partner asks). A restricted token whose
     paths include ``/v1/oauth/<slug>`` is all the browser needs."""
-    partner = _partner(services, slug)
+    partner = partner_or_404(services, slug)
     if caller.user_id is None:
         raise unauthorized()  # a server has no partner account to connect
     partners: PartnerService = services.partners
@@ -119,7 +111,7 @@ def oauth_redirect(
 ) -> Response:
     """The redirect URI registered with the partner: spend the state, exchange the code, store the
     provider session, connect the data source and make its sync task due, all in one transaction."""
-    partner = _partner(services, slug, available=False)
+    partner = partner_or_404(services, slug, available=False)
     partners: PartnerService = services.partners
     try:
         with services.engine.begin() as conn:
@@ -169,7 +161,7 @@ def oauth_redirect(
 # ---- disconnect ----------------------------------------------------------------------------------------
 
 
-def _disconnect(services: Any, partner: Partner, user_id: str) -> Response:
+def _disconnect(services: Services, partner: Partner, user_id: str) -> Response:
     services.partners.disconnect_and_revoke(services.engine, partner, user_id)
     return Response(status_code=200)
 
@@ -178,7 +170,7 @@ def _disconnect(services: Any, partner: Partner, user_id: str) -> Response:
 def disconnect_current_user(slug: str, caller: AuthDep, services: ServicesDep) -> Response:
     """Disconnect the caller's account from ``slug``: revoke at the partner where it can, delete the
     tokens, mark the data source disconnected, delete its sync task. 200 also when not connected."""
-    partner = _partner(services, slug, available=False)
+    partner = partner_or_404(services, slug, available=False)
     if caller.user_id is None:
         raise unauthorized()
     return _disconnect(services, partner, caller.user_id)
@@ -189,7 +181,7 @@ def disconnect_user(
     request: Request, userId: str, slug: str, caller: AuthDep, services: ServicesDep
 ) -> Response:
     """Disconnect ``userId`` from ``slug`` (the user, a custodian, or a server)."""
-    partner = _partner(services, slug, available=False)
+    partner = partner_or_404(services, slug, available=False)
     with read_only(services.engine) as conn:
         require_account(request, conn, caller, userId, "root", "custodian")
     return _disconnect(services, partner, userId)
@@ -204,7 +196,7 @@ def _source_not_found(source_id: str) -> PlatformError:
     )
 
 
-def _find_source(services: Any, conn: Connection, source_id: str) -> DataSource:
+def _find_source(services: Services, conn: Connection, source_id: str) -> DataSource:
     partners: PartnerService = services.partners
     source = None if "\x00" in source_id else partners.get_source(conn, source_id)
     if source is None:
@@ -337,56 +329,3 @@ def delete_data_source(request: Request, id: str, caller: AuthDep, services: Ser
     if token is not None and partner is not None:
         partners.revoke(partner, token)
     return Response(status_code=200)
-
-
-# ---- result pages --------------------------------------------------------------------------------------
-# In the web pages' layout (``inlet.web``), each ending with a link back to the profile.
-
-
-def _html(request: Request, title: str, *paragraphs: str) -> HTMLResponse:
-    from inlet.web.pages import message
-    from inlet.web.session import current_session
-
-    page = message(
-        request, current_session(request), 200, title, *paragraphs, back=("/profile", "Back to your profile")
-    )
-    page.headers.update(NO_STORE)
-    return page
-
-
-@router.get("/oauth/{slug}/authorized", include_in_schema=False)
-def authorized_page(request: Request, slug: str, services: ServicesDep) -> HTMLResponse:
-    name = _partner(services, slug, available=False).display_name
-    return _html(
-        request,
-        f"{name} is connected",
-        f"Your {name} account is now connected to Inlet. Inlet will copy your {name} data in the "
-        "background, starting within a few minutes, and keep it up to date; you do not need to do anything.",
-        f"You can disconnect {name} at any time from your profile. You can close this page.",
-    )
-
-
-@router.get("/oauth/{slug}/declined", include_in_schema=False)
-def declined_page(request: Request, slug: str, services: ServicesDep) -> HTMLResponse:
-    name = _partner(services, slug, available=False).display_name
-    return _html(
-        request,
-        f"{name} was not connected",
-        f"You chose not to let Inlet read your {name} data, so nothing was connected and nothing was copied.",
-        "If you change your mind, you can connect again from your profile.",
-    )
-
-
-@router.get("/oauth/{slug}/error", include_in_schema=False)
-def error_page(
-    request: Request, slug: str, services: ServicesDep, reason: Annotated[str | None, Query()] = None
-) -> HTMLResponse:
-    name = _partner(services, slug, available=False).display_name
-    why = REASONS.get(reason or "", "Something went wrong.").format(partner=name)
-    return _html(
-        request,
-        f"{name} could not be connected",
-        f"Inlet could not connect your {name} account. {why}",
-        "Nothing was connected. Please start again from your profile; if it keeps failing, contact "
-        "whoever runs this Inlet server.",
-    )

@@ -11,7 +11,6 @@ The OAuth client side is Authlib's ``OAuth2Client`` (httpx2). ``transport`` repl
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -27,19 +26,17 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from inlet.accounts import tokens
 from inlet.db.schema import data_sources, oauth_states, provider_sessions, restricted_tokens, sync_tasks
-from inlet.model.timeutil import format_utc, from_micros, now_utc, to_micros
+from inlet.model.timeutil import US, format_utc, from_micros, now_utc, to_micros
 from inlet.partners.contract import Partner
 from inlet.partners.registry import PartnerRegistry
+from inlet.partners.states import CONNECTED, DISCONNECTED, PARKED
 from inlet.partners.vault import TokenVault, VaultError
 
 PROVIDER_TYPE = "oauth"
-CONNECTED, DISCONNECTED, ERROR = "connected", "disconnected", "error"
-DATA_SOURCE_STATES = (CONNECTED, DISCONNECTED, ERROR)
 STATE_TTL_SECONDS = 15 * 60
 STATE_RETENTION_SECONDS = 86_400  # used and expired states are kept this long, then purged
 STATE_LABEL = b"inlet oauth state v1"
 HTTP_TIMEOUT_SECONDS = 15.0
-_US = 1_000_000
 log = logging.getLogger("inlet.partners")
 
 Clock = Callable[[], datetime]
@@ -48,10 +45,6 @@ Clock = Callable[[], datetime]
 def new_id() -> str:
     """Data source, provider session and task ids: 32 lowercase hex characters, as Tidepool's."""
     return secrets.token_hex(16)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 @dataclass(slots=True)
@@ -126,7 +119,6 @@ class DataSource:
         return view
 
 
-PARKED = 2**62  # a task's next_run_time while its source waits for a reconnect (inlet.sync.worker)
 _TASK_FIELDS = (
     "id",
     "next_run_time",
@@ -195,7 +187,7 @@ class PartnerService:
     def _signatures(self, slug: str, nonce: str) -> list[str]:
         message = f"{slug}\n{nonce}".encode()
         return [
-            _b64(hmac.new(key, message, hashlib.sha256).digest()[:18])
+            tokens.b64url(hmac.new(key, message, hashlib.sha256).digest()[:18])
             for key in self.vault.derive(STATE_LABEL)
         ]
 
@@ -240,7 +232,7 @@ class PartnerService:
         the browser to (with PKCE S256 where the manifest asks)."""
         now = self.now()
         conn.execute(
-            delete(oauth_states).where(oauth_states.c.expires_time < now - STATE_RETENTION_SECONDS * _US)
+            delete(oauth_states).where(oauth_states.c.expires_time < now - STATE_RETENTION_SECONDS * US)
         )
         nonce = secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(64) if partner.oauth.pkce else None
@@ -252,7 +244,7 @@ class PartnerService:
                 code_verifier=self.vault.encrypt_text(verifier) if verifier else None,
                 restricted_token_hash=tokens.digest(restricted_token) if restricted_token else None,
                 created_time=now,
-                expires_time=now + self.state_ttl_seconds * _US,
+                expires_time=now + self.state_ttl_seconds * US,
             )
         )
         with self.oauth_client(partner, redirect_uri) as client:
@@ -390,7 +382,7 @@ class PartnerService:
                 external_id=external_id,
                 token=self.vault.encrypt_json(token),
                 scope=token.get("scope") or " ".join(partner.oauth.scopes) or None,
-                expires_time=int(expires_at) * _US if isinstance(expires_at, int) else None,
+                expires_time=int(expires_at) * US if isinstance(expires_at, int) else None,
                 created_time=now,
             )
         )

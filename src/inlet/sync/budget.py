@@ -22,9 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from inlet.db.schema import partner_budgets
+from inlet.model.timeutil import US
 
-_US = 1_000_000
-HOUR_US = 3600 * _US
+HOUR_US = 3600 * US
 MAX_BLOCK = 100
 
 

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from inlet.db.schema import sync_tasks
+from inlet.model.timeutil import US
 
-_US = 1_000_000
 DbClock = Callable[[Connection], int]
 
 _PG_NOW = text("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)")
@@ -110,7 +110,7 @@ def claim_due(
     ids = list(conn.execute(candidates).scalars())
     if not ids:
         return []
-    expires = now + int(lease_seconds * _US)
+    expires = now + int(lease_seconds * US)
     claimed = conn.execute(
         update(sync_tasks)
         .where(t.id.in_(ids))
@@ -136,7 +136,7 @@ def renew(conn: Connection, lease: Lease, *, lease_seconds: float, now: int | No
     (reclaimed by another worker after expiring, or the task was deleted by a disconnect). A lease that
     expired but was not yet reclaimed is still ours and is renewed."""
     now = db_now(conn) if now is None else now
-    expires = now + int(lease_seconds * _US)
+    expires = now + int(lease_seconds * US)
     result = conn.execute(update(sync_tasks).where(_fenced(lease)).values(lease_expires_time=expires))
     if result.rowcount != 1:
         return None

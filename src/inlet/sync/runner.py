@@ -7,7 +7,7 @@ A run (``SyncRunner.__call__``, given to :class:`inlet.sync.worker.Worker`):
 2. decrypts the tokens; refreshes them first when expired (:mod:`inlet.sync.tokens`);
 3. asks the partner's adapter (``partners/<slug>/sync.py``) for batches; every partner request goes
    through :meth:`SyncRunner._call`: the shared budget and breaker, the bearer token, one forced
-   refresh on a 401/403, latency metrics, and the failure classes of :mod:`inlet.sync.fetch`;
+   refresh on a 401/403, latency metrics, and the failure classes of :mod:`inlet.partners.fetch`;
 4. stores each batch in its own transaction (:meth:`SyncRunner._store`), fenced by the task's lease:
    the raw response, the mapped datums into the source's one continuous data set (unchanged records
    dropped, changed ones a new ``_version`` via ``dataset.delete.origin``), tombstones for deleted
@@ -32,26 +32,22 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from inlet import __version__
-from inlet.accounts import clinics as c
 from inlet.data import storage
 from inlet.data.errors import DataSetNotFound
 from inlet.data.records import DataSet
 from inlet.db.schema import data_sources, device_data, partner_payloads, provider_sessions, sync_tasks
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
-from inlet.model.timeutil import from_micros, to_micros
+from inlet.model.timeutil import US, from_micros, to_micros
 from inlet.partners.contract import MappingResult, Partner, Problem
-from inlet.partners.service import CONNECTED, ERROR
-from inlet.sync import metrics
-from inlet.sync.budget import BudgetGate
-from inlet.sync.fetch import (
+from inlet.partners.fetch import (
     Adapter,
     AuthFailed,
     Batch,
@@ -61,12 +57,17 @@ from inlet.sync.fetch import (
     RateLimited,
     Transient,
 )
+from inlet.partners.states import CONNECTED, ERROR
+from inlet.sync import metrics
+from inlet.sync.budget import BudgetGate
 from inlet.sync.leases import Lease
 from inlet.sync.tokens import TokenKeeper, Tokens
 from inlet.sync.worker import RunResult, TaskRun
 
+if TYPE_CHECKING:
+    from inlet.services import Services
+
 log = logging.getLogger("inlet.sync")
-_US = 1_000_000
 AUTH_FAILURES_TO_ERROR = 4
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
@@ -114,11 +115,11 @@ def partner_adapter(partner: Partner) -> Adapter:
 class SyncRunner:
     """The ``run_task`` of the sync worker (see the module docstring).
 
-    ``services`` is the app's :class:`inlet.app.Services`; ``transport`` replaces the network of the
-    partner data calls (tests inject one); ``time_budget`` bounds one run; ``raw_retention_days``:
-    partner payloads older than this are purged (0 keeps them forever)."""
+    ``services`` is the composition root's :class:`inlet.services.Services`; ``transport`` replaces
+    the network of the partner data calls (tests inject one); ``time_budget`` bounds one run;
+    ``raw_retention_days``: partner payloads older than this are purged (0 keeps them forever)."""
 
-    services: Any
+    services: Services
     owner: str
     transport: httpx2.BaseTransport | None = None
     time_budget: timedelta = DEFAULT_TIME_BUDGET
@@ -151,7 +152,7 @@ class SyncRunner:
     def gate(self) -> BudgetGate:
         with self._lock:
             if self._gate is None:
-                self._gate = BudgetGate(self.engine, lambda: int(time.time() * _US))
+                self._gate = BudgetGate(self.engine, lambda: int(time.time() * US))
             return self._gate
 
     def close(self) -> None:
@@ -184,7 +185,7 @@ class SyncRunner:
 
         def clock() -> int:
             """The run's time: the worker's (database) clock at the claim, plus the time spent since."""
-            return base + int((time.monotonic() - started) * _US)
+            return base + int((time.monotonic() - started) * US)
 
         source = self._load_source(lease)
         if source is None or source.state != CONNECTED or source.session_id is None:
@@ -251,7 +252,7 @@ class SyncRunner:
         assert source.session_id is not None
         assert source.token is not None
         tokens = self.tokens.decrypt(source.session_id, source.token)
-        if tokens.expired(clock() / _US):
+        if tokens.expired(clock() / US):
             tokens = self.tokens.refresh(partner, tokens, clock)
         holder = _TokenHolder(tokens, clock)
         deadline = time.monotonic() + self.time_budget.total_seconds()
@@ -497,7 +498,7 @@ class SyncRunner:
         if result.outcome == "success":
             state["authFailures"] = 0
         purge = self.raw_retention_days > 0 and self.rng.random() < PURGE_SHARE
-        cutoff = clock() - self.raw_retention_days * 86_400 * _US
+        cutoff = clock() - self.raw_retention_days * 86_400 * US
 
         def write(conn: Connection) -> None:
             conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=state))
@@ -613,28 +614,8 @@ def _tombstone(conn: Connection, data_set_id: str, origin_ids: list[str], now: i
     return int(result.rowcount or 0)
 
 
-def _addresses(conn: Connection, services: Any, user_id: str) -> list[str]:
-    """The person's address, then each of their clinics' (the clinic's own, else its clinicians')."""
-    found: list[str] = []
-    user = services.accounts.get_user(conn, user_id)
-    if user is not None:
-        for candidate in (*user.emails, user.username):
-            if isinstance(candidate, str) and "@" in candidate:
-                found.append(candidate)
-                break
-    for _, clinic in c.clinics_for_patient(conn, user_id, offset=0, limit=100):
-        email = clinic.doc.get("email")
-        if isinstance(email, str) and "@" in email:
-            found.append(email)
-            continue
-        for clinician in c.list_clinicians(conn, clinic.id, limit=100):
-            if clinician.email and "@" in clinician.email:
-                found.append(clinician.email)
-    return list(dict.fromkeys(found))
-
-
 def _tell_people(
-    conn: Connection, services: Any, partner: Partner, user_id: str, error: dict[str, Any]
+    conn: Connection, services: Services, partner: Partner, user_id: str, error: dict[str, Any]
 ) -> None:
     """Email the person and their clinics that the connection stopped and how to fix it."""
     link = f"{services.settings.public_base}/profile"
@@ -647,7 +628,7 @@ def _tell_people(
         f"profile and choose Reconnect next to {name}:\n\n{link}\n\n"
         f"Data already fetched stays in Inlet.\n"
     )
-    for address in _addresses(conn, services, user_id):
+    for address in services.contacts(conn, user_id):
         try:
             services.notifier.send(conn, address, subject, body, link)
         except ValueError:

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -19,12 +19,15 @@ from inlet.model.timeutil import now_utc
 from inlet.sync.runner import SyncRunner
 from inlet.sync.worker import Worker, default_owner
 
+if TYPE_CHECKING:
+    from inlet.services import Services
+
 log = logging.getLogger("inlet.sync")
 HOUSEKEEPING_SECONDS = 300.0
 
 
 def build_worker(
-    services: Any,
+    services: Services,
     *,
     concurrency: int = 4,
     transport: httpx2.BaseTransport | None = None,
@@ -56,7 +59,7 @@ def build_worker(
     return worker
 
 
-def housekeeping_once(services: Any) -> None:
+def housekeeping_once(services: Services) -> None:
     from inlet.partners.requests import send_connection_reminders
 
     with services.engine.begin() as conn:
@@ -67,7 +70,7 @@ def housekeeping_once(services: Any) -> None:
         services.notifier.deliver_pending(services.engine)
 
 
-async def housekeeping(services: Any, stop: asyncio.Event, every: float = HOUSEKEEPING_SECONDS) -> None:
+async def housekeeping(services: Services, stop: asyncio.Event, every: float = HOUSEKEEPING_SECONDS) -> None:
     while not stop.is_set():
         try:
             await asyncio.to_thread(housekeeping_once, services)
@@ -78,7 +81,9 @@ async def housekeeping(services: Any, stop: asyncio.Event, every: float = HOUSEK
 
 
 @contextlib.asynccontextmanager
-async def running_worker(services: Any, *, concurrency: int = 4, **options: Any) -> AsyncIterator[Worker]:
+async def running_worker(
+    services: Services, *, concurrency: int = 4, **options: Any
+) -> AsyncIterator[Worker]:
     """Run the worker and housekeeping in the current event loop until the context exits."""
     worker = build_worker(services, concurrency=concurrency, **options)
     stop = asyncio.Event()

@@ -27,13 +27,13 @@ from authlib.integrations.base_client.errors import OAuthError  # type: ignore[i
 from sqlalchemy import Engine, or_, select, update
 
 from inlet.db.schema import provider_sessions
+from inlet.model.timeutil import US
 from inlet.partners.contract import Partner
+from inlet.partners.fetch import AuthFailed, Transient
 from inlet.partners.service import PartnerService
 from inlet.partners.vault import VaultError
-from inlet.sync.fetch import AuthFailed, Transient
 
 log = logging.getLogger("inlet.sync")
-_US = 1_000_000
 EXPIRY_MARGIN_SECONDS = 60  # refresh this long before the partner's stated expiry
 LOCK_SECONDS = 30.0
 FINAL_ERRORS = frozenset({"invalid_grant"})
@@ -106,7 +106,7 @@ class TokenKeeper:
                     taken = conn.execute(
                         update(provider_sessions)
                         .where(t.id == stale.session_id, t.token == stale.ciphertext, free)
-                        .values(refresh_owner=self.owner, refresh_until=now + int(self.lock_seconds * _US))
+                        .values(refresh_owner=self.owner, refresh_until=now + int(self.lock_seconds * US))
                     )
                     if taken.rowcount == 1:
                         return None
@@ -121,7 +121,7 @@ class TokenKeeper:
             expires_at = token.get("expires_at")
             values.update(
                 token=self.partners.vault.encrypt_json(token),
-                expires_time=int(expires_at) * _US if isinstance(expires_at, int) else None,
+                expires_time=int(expires_at) * US if isinstance(expires_at, int) else None,
                 modified_time=clock(),
             )
         with self.engine.begin() as conn:

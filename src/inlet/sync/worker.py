@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from inlet.model.timeutil import from_micros, to_micros
 from inlet.partners.contract import Partner
 from inlet.partners.registry import PartnerRegistry
-from inlet.partners.service import PARKED  # a task waiting for a reconnect (connect makes it due)
+from inlet.partners.states import PARKED  # a task waiting for a reconnect (connect makes it due)
 from inlet.sync import leases
 from inlet.sync.leases import DbClock, Lease
 from inlet.sync.policy import (

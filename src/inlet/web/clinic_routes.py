@@ -14,7 +14,7 @@ from inlet.accounts import clinics as c
 from inlet.accounts.deps import Caller, permissions_for
 from inlet.db.engine import read_only
 from inlet.partners import requests as r
-from inlet.partners.service import CONNECTED, DISCONNECTED, ERROR
+from inlet.partners.states import CONNECTED, DISCONNECTED, ERROR
 from inlet.web.auth_routes import FormDep
 from inlet.web.pages import forbidden, form_session, message, render, see_other, to_login
 from inlet.web.session import WebSession, current_session, services_of

@@ -10,7 +10,7 @@ disconnect: committed locally first, then revoked at the partner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -18,10 +18,15 @@ from fastapi.responses import Response
 
 from inlet.db.engine import read_only
 from inlet.partners.contract import Partner
-from inlet.partners.service import CONNECTED, DISCONNECTED, ERROR
+from inlet.partners.states import CONNECTED, DISCONNECTED, ERROR
 from inlet.web.auth_routes import FormDep
 from inlet.web.pages import form_session, message, render, see_other, to_login
 from inlet.web.session import current_session, services_of
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from inlet.services import Services
 
 router = APIRouter()
 CONNECT_LINK_SECONDS = 15 * 60
@@ -90,7 +95,7 @@ class PartnerCard:
         )
 
 
-def partner_cards(services: Any, conn: Any, user_id: str) -> list[PartnerCard]:
+def partner_cards(services: Services, conn: Connection, user_id: str) -> list[PartnerCard]:
     cards = []
     for partner in services.partners.registry:
         if not partner.configured:

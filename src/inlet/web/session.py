@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -22,10 +21,11 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from inlet.accounts.service import User
+from inlet.accounts.tokens import b64url
 from inlet.db.engine import read_only
 
 if TYPE_CHECKING:
-    from inlet.app import Services
+    from inlet.services import Services
 
 SESSION_COOKIE = "inlet_session"
 PRESESSION_COOKIE = "inlet_presession"
@@ -69,14 +69,10 @@ def current_session(request: Request) -> WebSession | None:
     return None if user is None else WebSession(user, token)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
 def _tokens(services: Services, basis: str) -> list[str]:
     message = basis.encode("utf-8")
     return [
-        _b64(hmac.new(key, message, hashlib.sha256).digest())
+        b64url(hmac.new(key, message, hashlib.sha256).digest())
         for key in services.partners.vault.derive(CSRF_LABEL)
     ]
 

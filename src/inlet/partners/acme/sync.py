@@ -32,10 +32,10 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from inlet.model.timeutil import format_utc, parse_partner_time
+from inlet.model.timeutil import format_utc
 from inlet.partners.acme.mapping import SkipRecord, device_info, map_records
 from inlet.partners.contract import MappingResult, Partner, Problem
-from inlet.sync.fetch import Batch, FetchContext, Transient, windows
+from inlet.partners.fetch import Batch, FetchContext, Transient, instant, windows
 
 BASE = "/api/v1"
 STREAMS = {"basals": "basal", "boluses": "bolus"}
@@ -49,14 +49,6 @@ def acme_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def instant(value: Any) -> datetime | None:
-    """A stored watermark or an ACME time as an aware UTC datetime (``None`` if unreadable)."""
-    if not isinstance(value, str):
-        return None
-    parsed = parse_partner_time(value)
-    return None if parsed is None else parsed.instant.astimezone(UTC)
-
-
 def _page(body: Any, what: str) -> tuple[list[Any], str | None]:
     """A page's records and its next cursor; a page without a ``data`` list is :class:`Transient`."""
     records = body.get("data") if isinstance(body, Mapping) else None
@@ -68,7 +60,7 @@ def _page(body: Any, what: str) -> tuple[list[Any], str | None]:
 
 
 class Sync:
-    """The adapter (see :mod:`inlet.sync.fetch`)."""
+    """The adapter (see :mod:`inlet.partners.fetch`)."""
 
     def __init__(self, partner: Partner) -> None:
         self.partner = partner

@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
-from inlet.model.timeutil import format_utc, parse_partner_time
+from inlet.model.timeutil import format_utc
 from inlet.partners.contract import MappingResult, Partner
 from inlet.partners.dexcom.mapping import map_records
-from inlet.sync.fetch import Batch, FetchContext, Transient, windows
+from inlet.partners.fetch import Batch, FetchContext, Transient, instant, windows
 
 BASE = "/v3/users/self"
 RANGE_STREAMS = {"calibrations": "calibration", "egvs": "egv", "events": "event"}
@@ -49,14 +49,6 @@ _SETTINGS_IGNORED = frozenset(
 def dexcom_time(value: datetime) -> str:
     """``YYYY-MM-DDThh:mm:ss`` in UTC without an offset, as Dexcom's startDate/endDate want."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def instant(value: Any) -> datetime | None:
-    """A stored watermark or a Dexcom systemTime as an aware UTC datetime (``None`` if unreadable)."""
-    if not isinstance(value, str):
-        return None
-    parsed = parse_partner_time(value)
-    return None if parsed is None else parsed.instant.astimezone(UTC)
 
 
 def _range(body: Mapping[str, Any], stream: str) -> tuple[datetime, datetime] | None:
@@ -85,7 +77,7 @@ def _records(body: Any, stream: str) -> list[Any]:
 
 
 class Sync:
-    """The adapter (see :mod:`inlet.sync.fetch`)."""
+    """The adapter (see :mod:`inlet.partners.fetch`)."""
 
     def __init__(self, partner: Partner) -> None:
         self.partner = partner

@@ -23,10 +23,20 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from inlet.model.timeutil import parse_partner_time
 from inlet.partners.contract import MappingResult, Partner
+
+
+def instant(value: Any) -> datetime | None:
+    """A stored watermark or a partner's record time as an aware UTC datetime (``None`` if unreadable):
+    adapters keep watermarks as the partner's own time text, and compare them as instants."""
+    if not isinstance(value, str):
+        return None
+    parsed = parse_partner_time(value)
+    return None if parsed is None else parsed.instant.astimezone(UTC)
 
 
 class SyncFailure(Exception):
