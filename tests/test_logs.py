@@ -79,7 +79,7 @@ def test_every_rendered_line_is_redacted(restore_logging: None, capsys: pytest.C
     """Foreign loggers too (uvicorn's access log is one), in both formats, whatever the arguments."""
     for fmt in ("console", "json"):
         configure_logging("INFO", fmt)
-        logging.getLogger("uvicorn.access").info(
+        logging.getLogger("tests.foreign.access").info(  # uvicorn.access's own format and arguments
             '%s - "%s %s HTTP/%s" %d',
             "127.0.0.1:5",
             "GET",
