@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from inlet.logs import configure_logging
+from inlet.logs import configure_logging, redact
 
 
 @pytest.fixture
@@ -34,3 +34,67 @@ def test_json_lines_carry_the_fields_and_mask_secrets(
     assert (event["task"], event["outcome"], event["calls"]) == ("t1", "success", 2)
     assert event["access_token"] == "[masked]"
     assert "abc" not in line
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ('127.0.0.1:1 - "GET /v1/oauth/dexcom/authorize?restricted_token=RT-1 HTTP/1.1" 307', "RT-1"),
+        ('"GET /v1/oauth/acme/redirect?code=CODE-1&state=n.sig HTTP/1.1" 303', "CODE-1"),
+        ('"GET /v1/oauth/acme/redirect?code=CODE-1&state=NONCE.sig HTTP/1.1" 303', "NONCE"),
+        ("grant_type=authorization_code&code=CODE-2&code_verifier=VERIFIER-2", "VERIFIER-2"),
+        ("/x?token=T-1&secret=S-1", "S-1"),
+        ("/x?api-secret=AS-1&password=P-1", "AS-1"),
+        ("/x?password=P-1", "P-1"),
+        ("{'authorization': 'Bearer BT-1', 'x-tidepool-session-token': 'ST-1'}", "BT-1"),
+        ("{'authorization': 'Bearer BT-1', 'x-tidepool-session-token': 'ST-1'}", "ST-1"),
+        ('{"password": "P \\"2\\"", "username": "pat@example.org"}', "P \\"),
+        ("[(b'cookie', b'inlet_session=C-1; inlet_oauth=C-2')]", "C-2"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        ("Cookie: inlet_session=C-3", "C-3"),
+        ("X-Tidepool-Service-Secret: SVC-1", "SVC-1"),
+        ("httpx: 401 for Bearer abcdefgh12345", "abcdefgh12345"),
+        ("smtp://mailer:pw-1@relay:587 postgresql://u:pw-2@db/inlet", "pw-2"),
+        ("password='P-3'", "P-3"),
+    ],
+)
+def test_redact_masks_credential_values(line: str, secret: str) -> None:
+    masked = redact(line)
+    assert secret not in masked
+    assert "[masked]" in masked
+
+
+def test_redact_leaves_ordinary_lines_alone() -> None:
+    for line in (
+        "sync run task=t1 outcome=success calls=2",
+        "partner dexcom: connected user 0123456789 (data source abc)",
+        "secrets: none here; the time is 12:30",
+        '127.0.0.1:1 - "GET /v1/time HTTP/1.1" 200',
+        "error_code=5 decode=1",
+    ):
+        assert redact(line) == line
+
+
+def test_every_rendered_line_is_redacted(restore_logging: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Foreign loggers too (uvicorn's access log is one), in both formats, whatever the arguments."""
+    for fmt in ("console", "json"):
+        configure_logging("INFO", fmt)
+        logging.getLogger("tests.foreign.access").info(  # uvicorn.access's own format and arguments
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5",
+            "GET",
+            "/v1/oauth/x/authorize?restricted_token=RT-9",
+            "1.1",
+            307,
+        )
+        try:
+            raise ValueError("refused Bearer abcdefgh98765")
+        except ValueError:
+            logging.getLogger("some.library").exception("failed with password=P-9")
+        err = capsys.readouterr().err
+        for secret in ("RT-9", "abcdefgh98765", "P-9"):
+            assert secret not in err, (fmt, secret)
+        assert "restricted_token=[masked]" in err
+        if fmt == "json":
+            for line in err.strip().splitlines():
+                json.loads(line)  # still valid JSON lines

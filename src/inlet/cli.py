@@ -43,6 +43,7 @@ def keys_rotate() -> None:
     Add the new key in front of INLET_TOKEN_KEYS, run this, then drop the old key."""
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
+    from inlet.notify import reseal
     from inlet.partners.registry import PartnerRegistry
     from inlet.partners.service import PartnerService
     from inlet.partners.vault import KeyConfigError, load_vault
@@ -59,13 +60,18 @@ def keys_rotate() -> None:
         upgrade(engine)
         with engine.begin() as conn:
             counts = PartnerService(PartnerRegistry(), vault).rotate_keys(conn)
+            emails = reseal(conn, vault)
     finally:
         engine.dispose()
+    failed = counts.failed + emails.failed
     typer.echo(
         f"re-encrypted under the first of {vault.key_count} key(s): {counts.sessions} provider session(s), "
-        f"{counts.states} OAuth state(s); {counts.failed} could not be decrypted with any key"
+        f"{counts.states} OAuth state(s); {failed} could not be decrypted with any key"
     )
-    raise typer.Exit(1 if counts.failed else 0)
+    typer.echo(
+        f"outbox: {emails.resealed} email(s) re-encrypted, {emails.sealed} plain one(s) with a link sealed"
+    )
+    raise typer.Exit(1 if failed else 0)
 
 
 @keys_app.command("generate")
@@ -210,13 +216,15 @@ def outbox(
 
     from inlet.db.engine import create_db_engine, read_only
     from inlet.db.migrate import upgrade
-    from inlet.notify import Notifier, SmtpUrlError, queued
+    from inlet.notify import Notifier, SealedError, SmtpUrlError, queued
+    from inlet.partners.vault import KeyConfigError, load_vault
     from inlet.settings import load_settings
 
     settings = load_settings()
     try:
-        notifier = Notifier.from_settings(settings)
-    except SmtpUrlError as error:
+        vault = load_vault(settings)  # emails are sealed with the token keys (a link is a credential)
+        notifier = Notifier.from_settings(settings, cipher=vault)
+    except (SmtpUrlError, KeyConfigError) as error:
         typer.echo(f"outbox failed: {error}", err=True)
         raise typer.Exit(2) from error
     engine = create_db_engine(settings.resolved_database_url())
@@ -227,8 +235,11 @@ def outbox(
             said = report.summary() if notifier.smtp else "INLET_SMTP_URL is not set: nothing sent"
             typer.echo(said, err=True)
         with read_only(engine) as conn:
-            for email in queued(conn, include_sent=include_sent):
+            for email in queued(conn, include_sent=include_sent, cipher=vault):
                 typer.echo(orjson.dumps(email.to_json(full=include_sent)).decode())
+    except SealedError as error:
+        typer.echo(f"outbox failed: {error} (is INLET_TOKEN_KEYS the server's?)", err=True)
+        raise typer.Exit(2) from error
     finally:
         engine.dispose()
 

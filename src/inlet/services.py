@@ -76,14 +76,15 @@ def create_services(settings: Settings, engine: Engine | None = None, **override
         password_profile=settings.password_hashing,
         session_ttl_seconds=settings.session_ttl_minutes * 60,
     )
-    partners = PartnerService(registry=load_registry(), vault=load_vault(settings))
+    vault = load_vault(settings)
+    partners = PartnerService(registry=load_registry(), vault=vault)
     services = Services(
         settings=settings,
         engine=engine,
         data=DataService(),
         accounts=accounts,
         partners=partners,
-        notifier=Notifier.from_settings(settings),
+        notifier=Notifier.from_settings(settings, cipher=vault),  # emails sealed at rest
     )
     # Clinics: what a patient shares with a clinic, every clinician of that clinic holds; and a
     # clinic hears when a patient's partner connection stops.

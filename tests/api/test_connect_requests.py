@@ -10,8 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from inlet.db.schema import connection_requests, outbox
+from inlet.app import create_app
+from inlet.db.schema import connection_requests
 from inlet.model.timeutil import from_micros, now_utc
+from inlet.notify import Email, queued
 from inlet.partners.requests import send_connection_reminders
 from inlet.services import Services
 from tests.api.conftest import SERVICE_HEADERS, Account, signup
@@ -28,9 +30,10 @@ def setup(client: TestClient) -> tuple[Account, dict[str, Any], dict[str, Any]]:
     return clinician, clinic, patient
 
 
-def emails(services: Services) -> list[Any]:
+def emails(services: Services) -> list[Email]:
+    """Every email, opened with the server's token keys (bodies and links are sealed at rest)."""
     with services.engine.connect() as conn:
-        return list(conn.execute(select(outbox).order_by(outbox.c.id)).all())
+        return list(queued(conn, include_sent=True, cipher=services.partners.vault))
 
 
 def requests(services: Services) -> list[Any]:
@@ -69,7 +72,8 @@ def test_request_emails_a_link_for_the_patient(client: TestClient, services: Ser
         restricted = services.accounts.resolve_restricted_token(conn, token_of(email.link))
     assert restricted is not None
     assert restricted.user_id == patient["id"]
-    assert restricted.paths == ["/v1/oauth/dexcom"]
+    assert restricted.paths == ["/v1/oauth/dexcom/authorize"]
+    assert restricted.methods == ["GET"]
     assert abs(restricted.expires_time - restricted.created_time - 30 * _DAY) < 1_000_000
 
     [row] = requests(services)
@@ -181,7 +185,8 @@ def test_reminder_once_after_seven_days_unless_connected(
     with services.engine.connect() as conn:
         restricted = services.accounts.resolve_restricted_token(conn, token_of(reminder.link))
     assert restricted is not None
-    assert restricted.paths == ["/v1/oauth/dexcom"]
+    assert restricted.paths == ["/v1/oauth/dexcom/authorize"]
+    assert restricted.methods == ["GET"]
     rows = {row.user_id: row for row in requests(services)}
     assert rows[patient["id"]].reminder_sent_time is not None
     assert rows[other["id"]].reminder_sent_time is None
@@ -192,3 +197,61 @@ def test_reminder_once_after_seven_days_unless_connected(
     assert client.post(url, headers=clinician.headers).status_code == 204
     rows = {row.user_id: row for row in requests(services)}
     assert rows[patient["id"]].reminder_sent_time is None
+
+
+def test_the_link_starts_the_flow_and_can_do_nothing_else(
+    client: TestClient, services: Services, setup: Any
+) -> None:
+    """A 30-day link in a mailbox: GET of the authorize leg only. Not DELETE of the same path (that
+    would disconnect the patient), not another partner, not the patient's data or account."""
+    clinician, clinic, patient = setup
+    url = f"/v1/clinics/{clinic['id']}/patients/{patient['id']}/connect/dexcom"
+    assert client.post(url, headers=clinician.headers).status_code == 204
+    [email] = emails(services)
+    token = token_of(email.link)
+    connect(services, patient["id"], "dexcom")  # connected meanwhile (say, from the patient's own app)
+    pid = patient["id"]
+    refused = [
+        ("DELETE", "/v1/oauth/dexcom/authorize"),
+        ("DELETE", f"/v1/users/{pid}/oauth/dexcom/authorize"),
+        ("GET", "/v1/oauth/acme/authorize"),
+        ("GET", f"/v1/users/{pid}/data_sources"),
+        ("GET", f"/metadata/{pid}/profile"),
+        ("GET", f"/auth/user/{pid}"),
+        ("POST", f"/v1/users/{pid}/restricted_tokens"),
+    ]
+    for method, path in refused:
+        response = client.request(method, path, params={"restricted_token": token})
+        assert response.status_code in (401, 403), (method, path, response.text)
+        [error] = response.json()["errors"]  # the platform error format
+        assert error["code"] in ("unauthorized", "unauthenticated"), (method, path)
+    # /data keeps its own error format
+    read = client.get(f"/data/{pid}", params={"restricted_token": token})
+    assert read.status_code == 403
+    assert read.json()["code"] == "data_cant_view"
+    # nothing was disconnected; the link still does its one job
+    with services.engine.connect() as conn:
+        source = services.partners.find_source(conn, pid, "dexcom")
+    assert source is not None
+    assert source.state == "connected"
+    started = client.get(email.link.removeprefix("http://testserver"), follow_redirects=False)
+    assert started.status_code == 307
+
+
+def test_the_browser_cookie_is_secure_over_https(services: Services, setup: Any) -> None:
+    *_, patient = setup
+    services.settings = services.settings.model_copy(update={"public_url": "https://inlet.example"})
+    with TestClient(create_app(services=services), base_url="https://inlet.example") as https:
+        with services.engine.begin() as conn:
+            token, _ = services.accounts.create_restricted_token(
+                conn, patient["id"], ["/v1/oauth/dexcom/authorize"]
+            )
+        started = https.get(
+            "/v1/oauth/dexcom/authorize", params={"restricted_token": token}, follow_redirects=False
+        )
+    assert started.status_code == 307
+    cookie = started.headers["set-cookie"]
+    assert cookie.startswith("inlet_oauth=")
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "Path=/v1/oauth/dexcom" in cookie

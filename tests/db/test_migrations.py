@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select, text
 
 from inlet.db.migrate import downgrade, upgrade
-from inlet.db.schema import metadata
+from inlet.db.schema import metadata, outbox, restricted_tokens
 
 
 def test_migrations_match_the_declared_schema(engine: Engine) -> None:
@@ -31,3 +31,28 @@ def test_sqlite_runs_in_wal_mode(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_0009_gives_older_restricted_tokens_get_only_and_keeps_older_emails_plain(engine: Engine) -> None:
+    """A token written before restricted tokens carried methods may only GET (the safe default: a URL
+    credential is for a browser's navigation); an older email stays readable as written."""
+    downgrade(engine, "0008")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO restricted_tokens (token_hash, user_id, paths, created_time, expires_time) "
+                "VALUES ('h', 'u', :paths, 1, 2)"
+            ),
+            {"paths": '["/v1/oauth/dexcom"]'},
+        )
+        conn.execute(
+            text(
+                'INSERT INTO outbox ("to", subject, body, link, created_time, attempts) '
+                "VALUES ('a@example.org', 's', 'b', 'l', 1, 0)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(restricted_tokens.c.methods)).scalar_one() == ["GET"]
+        row = conn.execute(select(outbox.c.body, outbox.c.link, outbox.c.sealed)).one()
+    assert tuple(row) == ("b", "l", False)

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from inlet.db.schema import outbox, users
-from inlet.notify import Email, Notifier, SmtpConfig, queued
+from inlet.notify import Email, Notifier, SealedError, SmtpConfig, queued, reseal
+from inlet.partners.vault import TokenVault, generate_key
 from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Certificate, StartSmtp
 
 T0 = datetime(2026, 3, 20, 12, 0, 0, 123456, tzinfo=UTC)
@@ -280,3 +281,71 @@ def test_rfc3339_created_time() -> None:
     created = email.to_json()["createdTime"]
     assert RFC3339_UTC.fullmatch(created)
     assert datetime.fromisoformat(created) == T0.replace(microsecond=0)
+
+
+# ---- sealed at rest -------------------------------------------------------------------------------------
+
+
+def _stored(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return repr(conn.execute(select(outbox)).all())
+
+
+def test_sealed_rows_hold_no_link_and_open_only_with_the_keys(engine: Engine) -> None:
+    vault = TokenVault([generate_key()])
+    sealed = Notifier(clock=lambda: T0, cipher=vault)
+    email = _send(engine, sealed)
+    assert (email.body, email.link) == (BODY, LINK)  # the caller gets the plain email
+    stored = _stored(engine)
+    assert "rt-secret-123" not in stored
+    assert "Dr. Who" not in stored
+    assert "Connect your Dexcom account" in stored  # the subject is not a credential
+    with engine.connect() as conn:
+        [opened] = queued(conn, cipher=vault)
+        assert (opened.body, opened.link) == (BODY, LINK)
+        with pytest.raises(SealedError):
+            list(queued(conn))  # no keys
+        with pytest.raises(SealedError):
+            list(queued(conn, cipher=TokenVault([generate_key()])))  # the wrong keys
+
+
+def test_sealed_rows_are_delivered_with_the_plain_link(
+    engine: Engine, start_smtp: StartSmtp, closed_port: int
+) -> None:
+    vault = TokenVault([generate_key()])
+    down = Notifier(smtp=SmtpConfig.parse(f"smtp://127.0.0.1:{closed_port}"), timeout=2, cipher=vault)
+    _send(engine, down, link=None)  # queued: SMTP down
+    queued_plain = Notifier(cipher=vault)  # queued while no SMTP was set up
+    _send(engine, queued_plain)
+    assert "rt-secret-123" not in _stored(engine)
+    server = start_smtp()
+    # a deliverer without the right keys sends nothing it cannot open, and says why
+    wrong = Notifier(smtp=SmtpConfig.parse(server.url()), cipher=TokenVault([generate_key()]))
+    assert wrong.deliver_pending(engine).failed == 2
+    assert server.messages == []
+    up = Notifier(smtp=SmtpConfig.parse(server.url()), cipher=vault)
+    assert up.deliver_pending(engine).sent == 2
+    texts = [m.message.get_content() for m in server.messages]
+    assert BODY in texts[0]
+    assert LINK in texts[1]
+    assert "rt-secret-123" not in _stored(engine)  # still sealed after sending
+
+
+def test_reseal_rotates_sealed_rows_and_seals_older_plain_links(engine: Engine) -> None:
+    old, new = generate_key(), generate_key()
+    _send(engine, Notifier(cipher=TokenVault([old])))  # sealed under the old key
+    _send(engine, Notifier(), to="older@example.org")  # plain, from before sealing, with a link
+    _send(engine, Notifier(), to="notice@example.org", link=None)  # plain, no link: left as it is
+    with engine.begin() as conn:
+        counts = reseal(conn, TokenVault([new, old]))
+    assert (counts.resealed, counts.sealed, counts.failed) == (1, 1, 0)
+    assert "rt-secret-123" not in _stored(engine)
+    with engine.connect() as conn:
+        rows = list(queued(conn, cipher=TokenVault([new])))  # the old key is no longer needed
+    assert [(r.to, r.link) for r in rows] == [
+        ("pat@example.org", LINK),
+        ("older@example.org", LINK),
+        ("notice@example.org", None),
+    ]
+    with engine.begin() as conn:
+        assert reseal(conn, TokenVault([generate_key()])).failed == 2  # keys that open nothing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,6 @@ def test_notifier_from_settings_and_services(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'inlet.db'}")
     try:
         services = create_services(settings, engine)
-        assert services.notifier == notifier
+        assert services.notifier == replace(notifier, cipher=services.partners.vault)  # sealed at rest
     finally:
         engine.dispose()

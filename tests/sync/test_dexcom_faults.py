@@ -11,7 +11,8 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from inlet.db.schema import outbox, partner_budgets
+from inlet.db.schema import partner_budgets
+from inlet.notify import queued
 from inlet.partners.states import PARKED
 from inlet.simulator.faults import FaultUpdate
 from tests.sync.harness import DEXCOM_USER, SyncEnv, same_records
@@ -131,7 +132,7 @@ def test_a_revoked_grant_is_an_error_with_an_email_and_no_more_calls(sync_env: S
     task = sync_env.task(account.user_id)
     assert task.next_run_time == PARKED
     with sync_env.services.engine.connect() as conn:
-        emails = conn.execute(select(outbox.c.to, outbox.c.subject, outbox.c.body)).all()
+        emails = list(queued(conn, include_sent=True, cipher=sync_env.services.partners.vault))
     mine = [e for e in emails if e.to.startswith("person")]
     assert len(mine) == 1
     assert "Reconnect" in mine[0].body

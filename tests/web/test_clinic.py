@@ -82,7 +82,7 @@ def test_request_connection_emails_the_patient_and_then_offers_resend(
     assert ">Resend</button>" in item
     assert ">Request connection</button>" in connection_item(after.text, pat.user_id, "acme")
     with services.engine.connect() as conn:
-        [email] = list(queued(conn, include_sent=True))
+        [email] = list(queued(conn, include_sent=True, cipher=services.partners.vault))
     assert email.to == "pat.patient@example.org"
     assert "Lakeside Clinic" in email.subject
     assert email.link is not None
@@ -91,7 +91,7 @@ def test_request_connection_emails_the_patient_and_then_offers_resend(
     again = web.post(url, {"csrf_token": csrf_of(after)})
     assert again.status_code == 303
     with services.engine.connect() as conn:
-        assert len(list(queued(conn, include_sent=True))) == 2
+        assert len(list(queued(conn, include_sent=True, cipher=services.partners.vault))) == 2
 
 
 def test_connected_and_error_states_are_shown(
@@ -122,7 +122,7 @@ def test_requests_are_refused_in_plain_words(
     forged = web.post(f"/clinic/{clinic_id}/patients/{pat.user_id}/connect/acme", {"csrf_token": "x"})
     assert forged.status_code == 403
     with services.engine.connect() as conn:
-        assert list(queued(conn, include_sent=True)) == []
+        assert list(queued(conn, include_sent=True, cipher=services.partners.vault)) == []
 
 
 def test_a_clinician_of_another_clinic_cannot_request(

@@ -118,9 +118,10 @@ def test_connect_sends_the_browser_to_the_authorize_leg_with_a_restricted_token(
         grant = services.accounts.resolve_restricted_token(conn, unquote(token))
     assert grant is not None
     assert grant.user_id == pat.user_id
-    assert grant.paths == ["/v1/oauth/dexcom"]
-    assert grant.allows("/v1/oauth/dexcom/authorize")
-    assert not grant.allows("/v1/oauth/acme/authorize")
+    assert grant.paths == ["/v1/oauth/dexcom/authorize"]
+    assert grant.allows("/v1/oauth/dexcom/authorize", "GET")
+    assert not grant.allows("/v1/oauth/dexcom/authorize", "DELETE")
+    assert not grant.allows("/v1/oauth/acme/authorize", "GET")
     # the browser follows: the ordinary browser leg answers 307 to the partner
     web.logout()
     leg = web.get(location)

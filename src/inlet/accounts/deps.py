@@ -66,7 +66,7 @@ def current_caller(request: Request) -> Caller:
         grant = services.accounts.resolve_restricted_token(conn, restricted)
     if grant is None:
         raise unauthenticated()
-    if not grant.allows(request.url.path):
+    if not grant.allows(request.url.path, request.method):
         raise unauthorized()
     return Caller("user", user_id=grant.user_id, restricted=True)
 

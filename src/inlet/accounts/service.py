@@ -86,14 +86,26 @@ class Session:
     expires_time: int
 
 
+RESTRICTED_TOKEN_METHODS = ("GET",)  # what a token allows unless its creator says otherwise
+
+
 @dataclass(slots=True)
 class RestrictedToken:
+    """A URL-borne credential: its user, for requests under ``paths`` made with one of ``methods``.
+
+    Tidepool checks paths only; Inlet also checks the method, so a link that starts a connection
+    (GET) can never also delete one. HEAD goes where GET may (it is a GET without the body)."""
+
     user_id: str
     paths: list[str]
     created_time: int
     expires_time: int
+    methods: list[str] = field(default_factory=lambda: list(RESTRICTED_TOKEN_METHODS))
 
-    def allows(self, path: str) -> bool:
+    def allows(self, path: str, method: str = "GET") -> bool:
+        method = method.upper()
+        if method not in self.methods and not (method == "HEAD" and "GET" in self.methods):
+            return False
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.paths)
 
 
@@ -293,8 +305,16 @@ class AccountService:
     # ---- restricted tokens -----------------------------------------------------------------------
 
     def create_restricted_token(
-        self, conn: Connection, user_id: str, paths: list[str], expires_time: int | None = None
+        self,
+        conn: Connection,
+        user_id: str,
+        paths: list[str],
+        expires_time: int | None = None,
+        methods: Iterable[str] = RESTRICTED_TOKEN_METHODS,
     ) -> tuple[str, RestrictedToken]:
+        """A new token for ``paths`` and ``methods`` (GET unless said otherwise); returned once,
+        stored as its digest."""
+        allowed = sorted({m.upper() for m in methods})
         now = self.now()
         expires = expires_time if expires_time is not None else now + RESTRICTED_TOKEN_DEFAULT_SECONDS * US
         expires = min(expires, now + RESTRICTED_TOKEN_MAX_SECONDS * US)
@@ -304,11 +324,12 @@ class AccountService:
                 token_hash=tokens.digest(token),
                 user_id=user_id,
                 paths=paths,
+                methods=allowed,
                 created_time=now,
                 expires_time=expires,
             )
         )
-        return token, RestrictedToken(user_id=user_id, paths=paths, created_time=now, expires_time=expires)
+        return token, RestrictedToken(user_id, paths, now, expires, allowed)
 
     def resolve_restricted_token(self, conn: Connection, token: str) -> RestrictedToken | None:
         row = conn.execute(
@@ -321,6 +342,7 @@ class AccountService:
             paths=list(row.paths),
             created_time=row.created_time,
             expires_time=row.expires_time,
+            methods=list(row.methods or RESTRICTED_TOKEN_METHODS),
         )
 
     # ---- permissions -------------------------------------------------------------------------------

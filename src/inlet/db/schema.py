@@ -19,6 +19,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -140,7 +142,9 @@ restricted_tokens = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", String(32), nullable=False),
-    Column("paths", Json, nullable=False),
+    Column("paths", Json, nullable=False),  # path prefixes (Tidepool's ``paths``)
+    # the HTTP methods it allows (migration 0009; rows from before it: GET only)
+    Column("methods", Json, nullable=False, server_default=text("'[\"GET\"]'")),
     Column("created_time", Micros, nullable=False),
     Column("expires_time", Micros, nullable=False),
     Index("ix_restricted_tokens_user", "user_id"),
@@ -320,6 +324,8 @@ outbox = Table(
     Column("sent_time", Micros),  # when an SMTP server accepted it; NULL: queued
     Column("attempts", Integer, nullable=False),  # SMTP delivery attempts so far
     Column("last_error", Text),  # the last attempt's failure (never a credential)
+    # body and link are Fernet ciphertext under the token keys (migration 0009; inlet.notify)
+    Column("sealed", Boolean, nullable=False, server_default=false()),
     Index("ix_outbox_sent_time_id", "sent_time", "id"),
 )
 

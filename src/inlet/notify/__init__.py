@@ -2,7 +2,27 @@
 
 See :mod:`inlet.notify.notifier` for delivery, queueing and retry."""
 
-from inlet.notify.notifier import DeliveryReport, Email, Notifier, queued
+from inlet.notify.notifier import (
+    DeliveryReport,
+    Email,
+    Notifier,
+    ResealCounts,
+    SealedError,
+    TextCipher,
+    queued,
+    reseal,
+)
 from inlet.notify.smtp import SmtpConfig, SmtpUrlError
 
-__all__ = ["DeliveryReport", "Email", "Notifier", "SmtpConfig", "SmtpUrlError", "queued"]
+__all__ = [
+    "DeliveryReport",
+    "Email",
+    "Notifier",
+    "ResealCounts",
+    "SealedError",
+    "SmtpConfig",
+    "SmtpUrlError",
+    "TextCipher",
+    "queued",
+    "reseal",
+]

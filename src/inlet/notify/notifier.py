@@ -19,6 +19,12 @@ Every email gets an ``outbox`` row, written in the caller's transaction:
 
 Logs name the recipient's domain and the subject only: never the address, the body (it may hold a
 sign-in link) or an SMTP credential.
+
+**Sealed rows.** A body or link may carry a credential (a clinician's connect link is a 30-day
+restricted token), so when the notifier has a ``cipher`` (the token vault, handed over by the
+composition root: notify never imports partners) it stores both encrypted (``sealed``) and decrypts
+them only to send them and for ``inlet outbox``. :func:`reseal` re-encrypts them under the first key
+(``inlet keys rotate``) and seals older plain rows that carry a link.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
@@ -47,6 +53,32 @@ DEFAULT_MAIL_FROM = "inlet@localhost"
 SMTP_TIMEOUT_SECONDS = 10.0
 MAX_ATTEMPTS = 10
 MAX_ERROR_CHARS = 1000
+
+
+class TextCipher(Protocol):
+    """What sealing needs of the token vault (``inlet.partners.vault.TokenVault`` is one): encrypt,
+    decrypt (raising on a value no key opens) and re-encrypt under the first key."""
+
+    def encrypt_text(self, plaintext: str) -> str: ...
+
+    def decrypt_text(self, ciphertext: str) -> str: ...
+
+    def rotate(self, ciphertext: str) -> str: ...
+
+
+class SealedError(Exception):
+    """A sealed outbox row that cannot be opened: no cipher was given, or no key decrypts it."""
+
+
+def _open(value: str | None, cipher: TextCipher | None) -> str | None:
+    if value is None:
+        return None
+    if cipher is None:
+        raise SealedError("this email is encrypted; the token keys are needed to read it")
+    try:
+        return cipher.decrypt_text(value)
+    except Exception as error:  # the vault's own error class stays in partners
+        raise SealedError("no configured token key decrypts this email") from error
 
 
 @dataclass(frozen=True)
@@ -68,14 +100,19 @@ class Email:
         return self.sent_time is not None
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Email:
+    def from_row(cls, row: Row[Any], cipher: TextCipher | None = None) -> Email:
+        """The row as an email, its body and link decrypted when sealed (``SealedError`` when they
+        cannot be)."""
         m = row._mapping
+        body, link = m["body"], m["link"]
+        if m["sealed"]:
+            body, link = _open(body, cipher) or "", _open(link, cipher)
         return cls(
             id=m["id"],
             to=m["to"],
             subject=m["subject"],
-            body=m["body"],
-            link=m["link"],
+            body=body,
+            link=link,
             created_time=m["created_time"],
             sent_time=m["sent_time"],
             attempts=m["attempts"],
@@ -127,6 +164,7 @@ class Notifier:
     timeout: float = SMTP_TIMEOUT_SECONDS
     max_attempts: int = MAX_ATTEMPTS
     ssl_context: ssl.SSLContext | None = None  # None: the system's trust store
+    cipher: TextCipher | None = None  # seals bodies and links at rest; None: stored plain (tests)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Notifier:
@@ -149,9 +187,20 @@ class Notifier:
         if "@" not in to:
             raise ValueError("an email's recipient must be an address")
         created = self.now()
+        cipher = self.cipher
+        stored_body, stored_link = body, link
+        if cipher is not None:
+            stored_body = cipher.encrypt_text(body)
+            stored_link = None if link is None else cipher.encrypt_text(link)
         result = conn.execute(
             insert(outbox).values(
-                to=to, subject=subject, body=body, link=link, created_time=created, attempts=0
+                to=to,
+                subject=subject,
+                body=stored_body,
+                link=stored_link,
+                sealed=cipher is not None,
+                created_time=created,
+                attempts=0,
             )
         )
         assert result.inserted_primary_key is not None
@@ -228,7 +277,18 @@ class Notifier:
                 ).first()
                 if row is None:
                     continue
-                result = self._attempt(conn, self.smtp, Email.from_row(row))
+                try:
+                    email = Email.from_row(row, self.cipher)
+                except SealedError as error:
+                    conn.execute(
+                        update(outbox)
+                        .where(outbox.c.id == email_id)
+                        .values(attempts=row.attempts + 1, last_error=str(error))
+                    )
+                    log.warning("queued email %d cannot be decrypted with the token keys; not sent", email_id)
+                    failed += 1
+                    continue
+                result = self._attempt(conn, self.smtp, email)
             if result.sent:
                 sent += 1
             else:
@@ -236,10 +296,50 @@ class Notifier:
         return DeliveryReport(sent=sent, failed=failed)
 
 
-def queued(conn: Connection, *, include_sent: bool = False) -> Iterator[Email]:
-    """Outbox rows oldest first: those not sent yet, or every row with ``include_sent``."""
+def queued(
+    conn: Connection, *, include_sent: bool = False, cipher: TextCipher | None = None
+) -> Iterator[Email]:
+    """Outbox rows oldest first: those not sent yet, or every row with ``include_sent``; sealed rows
+    are opened with ``cipher`` (``SealedError`` without it, or when no key opens them)."""
     query = select(outbox).order_by(outbox.c.id)
     if not include_sent:
         query = query.where(outbox.c.sent_time.is_(None))
     for row in conn.execute(query):
-        yield Email.from_row(row)
+        yield Email.from_row(row, cipher)
+
+
+@dataclass(frozen=True)
+class ResealCounts:
+    resealed: int = 0  # sealed rows re-encrypted under the first key
+    sealed: int = 0  # plain rows with a link (written before sealing existed) now sealed
+    failed: int = 0  # sealed rows no key decrypts
+
+
+def reseal(conn: Connection, cipher: TextCipher) -> ResealCounts:
+    """For ``inlet keys rotate``: every sealed row re-encrypted under the first key, and every plain row
+    that carries a link (a credential, from before sealing) sealed. In ``conn``'s transaction."""
+    resealed = sealed = failed = 0
+    rows = conn.execute(select(outbox.c.id, outbox.c.body, outbox.c.link, outbox.c.sealed)).all()
+    for row in rows:
+        values: dict[str, Any]
+        if row.sealed:
+            try:
+                values = {
+                    "body": cipher.rotate(row.body),
+                    "link": None if row.link is None else cipher.rotate(row.link),
+                }
+            except Exception:  # the vault's error: no configured key opens it
+                failed += 1
+                continue
+            resealed += 1
+        elif row.link is not None:
+            values = {
+                "body": cipher.encrypt_text(row.body),
+                "link": cipher.encrypt_text(row.link),
+                "sealed": True,
+            }
+            sealed += 1
+        else:
+            continue
+        conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+    return ResealCounts(resealed, sealed, failed)

@@ -1,8 +1,8 @@
 """Clinician-initiated connections: a clinic asks a patient, by email, to connect a partner account.
 
 The email holds ``{public_url}/v1/oauth/<slug>/authorize?restricted_token=...``: a restricted token
-for the patient, valid 30 days, whose only path is ``/v1/oauth/<slug>``. That token alone starts the
-ordinary connect flow (custodial patients may have no password); connecting spends it.
+for the patient, valid 30 days, that allows only ``GET /v1/oauth/<slug>/authorize``. That token alone
+starts the ordinary connect flow (custodial patients may have no password); connecting spends it.
 
 Each request is a ``connection_requests`` row (one per clinic, patient and partner):
 
@@ -144,8 +144,10 @@ def _send_link(
 ) -> int:
     """Create the patient's restricted token and email the link; the link's expiry time."""
     expires = now + LINK_VALID_DAYS * _DAY
+    # The link starts this one flow and can do nothing else: GET of the authorize leg only (a 30-day
+    # credential in a mailbox must not be able to disconnect the account, or reach anything else).
     token, restricted = services.accounts.create_restricted_token(
-        conn, user_id, [f"/v1/oauth/{partner.slug}"], expires_time=expires
+        conn, user_id, [f"/v1/oauth/{partner.slug}/authorize"], expires_time=expires, methods=["GET"]
     )
     link = (
         f"{services.settings.public_base}/v1/oauth/{partner.slug}/authorize?restricted_token={quote(token)}"

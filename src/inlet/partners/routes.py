@@ -10,9 +10,15 @@
 | PUT | /v1/data_sources/:id | servers (the sync engine) | 200 data source |
 | DELETE | /v1/data_sources/:id | the user, a custodian, a server | 200 |
 
-The restricted token's paths must include ``/v1/oauth/<slug>``. The redirect leg ends on a result
-page (``/oauth/<slug>/authorized``, ``/declined``, ``/error?reason=...``), which is a web page
+The restricted token must allow ``GET /v1/oauth/<slug>/authorize``. The redirect leg ends on a
+result page (``/oauth/<slug>/authorized``, ``/declined``, ``/error?reason=...``), which is a web page
 (:mod:`inlet.web.oauth_pages`).
+
+The flow is bound to the browser that started it (RFC 6749 section 10.12): the authorize leg sets the
+``inlet_oauth`` cookie (HttpOnly, SameSite=Lax, path ``/v1/oauth/<slug>``, 15 minutes, Secure over
+https) to an HMAC of the state's nonce, and the redirect leg refuses a state whose cookie is missing
+or different, after spending it and before any code exchange. So a consent link started by someone
+else and approved in a victim's browser connects nothing.
 ``GET /v1/users/:userId/data_sources`` is in ``inlet.data.routes``. Refusals of the redirect leg (a
 tampered, replayed, expired or foreign state, a code the partner refuses) never store anything and
 end on the error page, which says what happened in plain words.
@@ -51,6 +57,7 @@ TIME_FIELDS = {
     "latestDataTime": "latest_data_time",
     "lastImportTime": "last_import_time",
 }
+BROWSER_COOKIE = "inlet_oauth"  # binds a flow to its browser; path /v1/oauth/<slug>
 
 
 def partner_or_404(services: Services, slug: str, *, available: bool = True) -> Partner:
@@ -64,11 +71,22 @@ def partner_or_404(services: Services, slug: str, *, available: bool = True) -> 
     return partner
 
 
-def _page(services: Services, slug: str, outcome: str, reason: str | None = None) -> RedirectResponse:
+def _page(
+    services: Services, slug: str, outcome: str, reason: str | None = None, *, spent: bool = True
+) -> RedirectResponse:
+    """303 to a result page. Once the state is spent, the flow's browser cookie goes with it; a refused
+    state (forged, foreign) leaves it, so a stray link cannot break the browser's flow in progress."""
     url = f"{services.settings.public_base}/oauth/{slug}/{outcome}"
     if reason is not None:
         url += f"?reason={reason}"
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    response = RedirectResponse(url, status_code=303, headers=NO_STORE)
+    if spent:
+        response.delete_cookie(BROWSER_COOKIE, path=f"/v1/oauth/{slug}", httponly=True, samesite="lax")
+    return response
+
+
+def _secure(request: Request, services: Services) -> bool:
+    return str(services.settings.public_base).startswith("https://") or request.url.scheme == "https"
 
 
 # ---- the browser legs -------------------------------------------------------------------------------
@@ -91,17 +109,28 @@ def authorize(
     partners: PartnerService = services.partners
     redirect_uri = partner.redirect_uri(services.settings.public_base)
     with services.engine.begin() as conn:
-        url = partners.start(
+        started = partners.start(
             conn, partner, caller.user_id, redirect_uri, restricted_token if caller.restricted else None
         )
     log.info("partner %s: authorization started for user %s", slug, caller.user_id)
-    return RedirectResponse(url, status_code=307, headers=NO_STORE)
+    response = RedirectResponse(started.url, status_code=307, headers=NO_STORE)
+    response.set_cookie(
+        BROWSER_COOKIE,
+        started.browser_binding,
+        max_age=partners.state_ttl_seconds,
+        path=f"/v1/oauth/{slug}",
+        secure=_secure(request, services),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @router.get(
     "/v1/oauth/{slug}/redirect", status_code=303, responses={303: {"description": "to a result page"}}
 )
 def oauth_redirect(
+    request: Request,
     slug: str,
     services: ServicesDep,
     code: Annotated[str | None, Query()] = None,
@@ -109,8 +138,9 @@ def oauth_redirect(
     error: Annotated[str | None, Query()] = None,
     error_description: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """The redirect URI registered with the partner: spend the state, exchange the code, store the
-    provider session, connect the data source and make its sync task due, all in one transaction."""
+    """The redirect URI registered with the partner: spend the state, check that this browser started
+    the flow (its ``inlet_oauth`` cookie), exchange the code, store the provider session, connect the
+    data source and make its sync task due, all in one transaction."""
     partner = partner_or_404(services, slug, available=False)
     partners: PartnerService = services.partners
     try:
@@ -118,7 +148,15 @@ def oauth_redirect(
             pending = partners.consume_state(conn, partner, state)
     except StateRefused as refused:
         log.warning("partner %s: redirect refused (%s)", slug, refused.reason)
-        return _page(services, slug, "error", refused.reason)
+        return _page(services, slug, "error", refused.reason, spent=False)
+    # The state is spent (committed) either way: a flow finished in another browser is dead for good.
+    if not partners.browser_matches(slug, state, request.cookies.get(BROWSER_COOKIE)):
+        log.warning(
+            "partner %s: redirect refused (browser-mismatch: not the browser that started it; user %s)",
+            slug,
+            pending.user_id,
+        )
+        return _page(services, slug, "error", "browser-mismatch", spent=False)  # not this browser's
     if error is not None:
         if error == "access_denied":
             log.info("partner %s: the person declined (user %s)", slug, pending.user_id)

@@ -36,6 +36,7 @@ PROVIDER_TYPE = "oauth"
 STATE_TTL_SECONDS = 15 * 60
 STATE_RETENTION_SECONDS = 86_400  # used and expired states are kept this long, then purged
 STATE_LABEL = b"inlet oauth state v1"
+BROWSER_LABEL = b"inlet oauth browser v1"  # the key of the cookie that binds a flow to its browser
 HTTP_TIMEOUT_SECONDS = 15.0
 log = logging.getLogger("inlet.partners")
 
@@ -152,6 +153,15 @@ class StateRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class StartedAuthorization:
+    """Where to send the browser, and the value of the cookie that binds the flow to that browser
+    (RFC 6749 section 10.12): only the browser holding it may finish the flow."""
+
+    url: str
+    browser_binding: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingAuthorization:
     """What a valid state stands for: who started the flow, for which partner, with which verifier."""
 
@@ -194,6 +204,29 @@ class PartnerService:
     def sign_state(self, slug: str, nonce: str) -> str:
         return f"{nonce}.{self._signatures(slug, nonce)[0]}"
 
+    def _bindings(self, slug: str, nonce: str) -> list[bytes]:
+        message = f"{slug}\n{nonce}".encode()
+        return [
+            _b64(hmac.new(key, message, hashlib.sha256).digest()).encode("ascii")
+            for key in self.vault.derive(BROWSER_LABEL)
+        ]
+
+    def browser_binding(self, slug: str, nonce: str) -> str:
+        """The cookie value that binds the flow of ``nonce`` to the browser that started it: an HMAC
+        under its own derived key, so it needs no storage and cannot be computed from the state."""
+        return self._bindings(slug, nonce)[0].decode("ascii")
+
+    def browser_matches(self, slug: str, state: str | None, cookie: str | None) -> bool:
+        """Whether ``cookie`` is the binding of ``state``'s flow (under any current key). Compared as
+        bytes, so a cookie with any characters is a mismatch, never an error."""
+        if not state or not cookie:
+            return False
+        nonce = self.verified_nonce(slug, state)
+        if nonce is None:
+            return False
+        presented = cookie.encode("utf-8", "surrogateescape")
+        return any(hmac.compare_digest(presented, binding) for binding in self._bindings(slug, nonce))
+
     def verified_nonce(self, slug: str, state: str) -> str | None:
         """The nonce of a state signed for ``slug`` by any current key, else ``None``."""
         nonce, dot, signature = state.partition(".")
@@ -227,9 +260,9 @@ class PartnerService:
         user_id: str,
         redirect_uri: str,
         restricted_token: str | None,
-    ) -> str:
+    ) -> StartedAuthorization:
         """Record a new state for ``user_id`` and ``partner``; the partner's authorize URL to send
-        the browser to (with PKCE S256 where the manifest asks)."""
+        the browser to (with PKCE S256 where the manifest asks) and the browser's binding cookie."""
         now = self.now()
         conn.execute(
             delete(oauth_states).where(oauth_states.c.expires_time < now - STATE_RETENTION_SECONDS * US)
@@ -253,7 +286,7 @@ class PartnerService:
                 state=self.sign_state(partner.slug, nonce),
                 code_verifier=verifier,
             )
-        return str(url)
+        return StartedAuthorization(str(url), self.browser_binding(partner.slug, nonce))
 
     def consume_state(self, conn: Connection, partner: Partner, state: str | None) -> PendingAuthorization:
         """Spend a state (single use): the pending authorization it stands for, or ``StateRefused``."""

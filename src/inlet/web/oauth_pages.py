@@ -31,6 +31,8 @@ REASONS = {
     "partner-unreachable": "{partner} did not answer properly; it may be busy or down. Try again later.",
     "account-gone": "The Inlet account this connection was for no longer exists.",
     "storage-failed": "Inlet could not save the connection.",
+    "browser-mismatch": "The answer from {partner} reached a different browser than the one that started "
+    "connecting, so Inlet did not use it. If you started connecting, start again in this browser.",
 }
 
 

@@ -1,7 +1,7 @@
 """The profile page: one card per offered partner, with its connection state and the one action that
 fits it (``Connect``, ``Disconnect`` or ``Reconnect``).
 
-Connect makes a restricted token for ``/v1/oauth/<slug>`` (what an app does through
+Connect makes a restricted token for ``GET /v1/oauth/<slug>/authorize`` (what an app does through
 ``POST /v1/users/:userId/restricted_tokens``) and sends the browser to the ordinary browser leg,
 ``/v1/oauth/<slug>/authorize?restricted_token=...``, which spends it. Disconnect is the API's
 disconnect: committed locally first, then revoked at the partner.
@@ -141,8 +141,13 @@ def connect(request: Request, slug: str, fields: FormDep) -> Response:
     services = services_of(request)
     with services.engine.begin() as conn:
         expires = services.accounts.now() + CONNECT_LINK_SECONDS * 1_000_000
+        # It starts this one flow and does nothing else (no DELETE, no other path).
         token, _ = services.accounts.create_restricted_token(
-            conn, session.user_id, [f"/v1/oauth/{partner.slug}"], expires_time=expires
+            conn,
+            session.user_id,
+            [f"/v1/oauth/{partner.slug}/authorize"],
+            expires_time=expires,
+            methods=["GET"],
         )
     return see_other(f"/v1/oauth/{partner.slug}/authorize?restricted_token={quote(token)}")
 
