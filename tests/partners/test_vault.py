@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
 from inlet import cli
-from inlet.db.schema import oauth_states, provider_sessions
+from inlet.db.schema import oauth_states, outbox, provider_sessions
+from inlet.notify import Notifier, queued
 from inlet.partners.registry import load_registry
 from inlet.partners.service import PartnerService
 from inlet.partners.vault import (
@@ -137,6 +138,10 @@ def _first_token(engine: Engine) -> str:
 def test_inlet_keys_rotate(engine: Engine, db_url: str, tmp_path: Path) -> None:
     old, new = generate_key(), generate_key()
     _store_sessions(engine, TokenVault([old]), 2)
+    link = "http://127.0.0.1:8000/v1/oauth/dexcom/authorize?restricted_token=rotate-me"
+    with engine.begin() as conn:  # a sealed connect-link email, and an older plain one with a link
+        Notifier(cipher=TokenVault([old])).send(conn, "pat@example.org", "Connect", f"Open {link}", link)
+        Notifier().send(conn, "kim@example.org", "Connect", f"Open {link}", link)
     env = {"INLET_DATA_DIR": str(tmp_path / "state"), "INLET_DATABASE_URL": db_url}
 
     def rotate(keys: str) -> Result:
@@ -148,10 +153,15 @@ def test_inlet_keys_rotate(engine: Engine, db_url: str, tmp_path: Path) -> None:
     assert old not in done.output
     assert new not in done.output
     assert TokenVault([new]).decrypt_json(_first_token(engine))["refresh_token"] == TOKEN["refresh_token"]
+    assert "outbox: 1 email(s) re-encrypted, 1 plain one(s) with a link sealed" in done.stdout
+    with engine.connect() as conn:
+        assert "rotate-me" not in repr(conn.execute(select(outbox)).all())
+        emails = list(queued(conn, cipher=TokenVault([new])))  # the new key alone opens both
+    assert [e.link for e in emails] == [link, link]
 
     lost = rotate(generate_key())  # a key that never encrypted anything
     assert lost.exit_code == 1
-    assert "3 could not be decrypted" in lost.stdout
+    assert "5 could not be decrypted" in lost.stdout  # 2 sessions, 1 state, 2 emails
     bad = rotate("garbage")
     assert bad.exit_code == 2
     assert "INLET_TOKEN_KEYS: key 1 is not a Fernet key" in bad.output
