@@ -207,7 +207,7 @@ class PartnerService:
     def _bindings(self, slug: str, nonce: str) -> list[bytes]:
         message = f"{slug}\n{nonce}".encode()
         return [
-            _b64(hmac.new(key, message, hashlib.sha256).digest()).encode("ascii")
+            tokens.b64url(hmac.new(key, message, hashlib.sha256).digest()).encode("ascii")
             for key in self.vault.derive(BROWSER_LABEL)
         ]
 
