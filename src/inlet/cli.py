@@ -97,7 +97,9 @@ def serve(
     engine = create_db_engine(settings.resolved_database_url())
     upgrade(engine)
     app = create_app(settings, engine=engine, worker=worker, worker_options={"concurrency": concurrency})
-    uvicorn.run(app, host=host, port=port, log_config=None)  # our structured logging
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; Inlet reads
+    # it itself, and only from INLET_TRUSTED_PROXIES (inlet.api.client).
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)  # our structured logging
 
 
 @app.command()

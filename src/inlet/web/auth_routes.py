@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from inlet.accounts.routes import client_address
 from inlet.accounts.service import Throttled, UsernameTaken
 from inlet.accounts.validate import MAX_NAME
+from inlet.api.client import client_address
 from inlet.web.pages import csrf_refused, render, safe_next, see_other
 from inlet.web.session import (
     CSRF_FIELD,
@@ -137,24 +137,16 @@ def login(request: Request, fields: FormDep) -> Response:
         context["error"] = "The email address or the password is not right."
         return render(request, "login.html", None, context, 401)
     services = services_of(request)
-    accounts = services.accounts
-    address = client_address(request)
-    with services.engine.begin() as conn:
-        try:
-            accounts.check_throttle(conn, email, address)
-        except Throttled as throttled:
-            minutes = max(1, -(-throttled.retry_after // 60))
-            context["error"] = (
-                "Too many failed attempts to log in to this account. "
-                f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
-            )
-            return render(request, "login.html", None, context, 429)
-        user = accounts.authenticate(conn, email, password)
-        if user is None:
-            accounts.record_failure(conn, email, address)
-            token = None
-        else:
-            token = accounts.create_session(conn, user.id)
+    try:
+        result = services.accounts.log_in(services.engine, email, password, client_address(request))
+    except Throttled as throttled:
+        minutes = max(1, -(-throttled.retry_after // 60))
+        context["error"] = (
+            "Too many failed attempts to log in to this account. "
+            f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
+        )
+        return render(request, "login.html", None, context, 429)
+    token = None if result is None else result[1]
     if token is None:
         context["error"] = "The email address or the password is not right."
         return render(request, "login.html", None, context, 401)
