@@ -22,6 +22,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from inlet.accounts.service import User
+from inlet.accounts.tokens import same
 from inlet.db.engine import read_only
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def csrf_ok(request: Request, session: WebSession | None, submitted: object) -> 
     basis = csrf_basis(request, session)
     if basis is None or not isinstance(submitted, str) or not submitted or len(submitted) > 200:
         return False
-    return any(hmac.compare_digest(submitted, token) for token in _tokens(services_of(request), basis))
+    return any(same(submitted, token) for token in _tokens(services_of(request), basis))
 
 
 def secure_cookies(request: Request) -> bool:
