@@ -325,6 +325,29 @@ class AccountService:
     def end_session(self, conn: Connection, token: str) -> None:
         conn.execute(delete(sessions).where(sessions.c.token_hash == tokens.digest(token)))
 
+    def extend_session(self, conn: Connection, token: str) -> int | None:
+        """Slide a live user session: it now expires a full TTL from now. The new expiry, or ``None``
+        when the session is gone or already expired (an idle session is never brought back)."""
+        now = self.now()
+        expires = now + self.session_ttl_seconds * _US
+        done = conn.execute(
+            update(sessions)
+            .where(
+                sessions.c.token_hash == tokens.digest(token),
+                sessions.c.kind == "user",
+                sessions.c.expires_time > now,
+            )
+            .values(expires_time=expires)
+        )
+        return expires if done.rowcount else None
+
+    def end_all_sessions(self, conn: Connection, user_id: str) -> int:
+        """Log a person out everywhere: every session of the account (API and web alike) and every
+        restricted token (connect and export links) ends. How many sessions there were."""
+        ended = conn.execute(delete(sessions).where(sessions.c.user_id == user_id)).rowcount
+        conn.execute(delete(restricted_tokens).where(restricted_tokens.c.user_id == user_id))
+        return int(ended or 0)
+
     def purge_expired_sessions(self, conn: Connection) -> None:
         conn.execute(delete(sessions).where(sessions.c.expires_time <= self.now()))
 

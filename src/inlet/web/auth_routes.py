@@ -15,9 +15,10 @@ from fastapi.responses import Response
 from inlet.accounts.service import Throttled, UsernameTaken
 from inlet.accounts.validate import MAX_NAME
 from inlet.api.client import client_address
-from inlet.web.pages import csrf_refused, render, safe_next, see_other
+from inlet.web.pages import csrf_refused, form_session, render, safe_next, see_other
 from inlet.web.session import (
     CSRF_FIELD,
+    WebSession,
     clear_session_cookie,
     csrf_ok,
     current_session,
@@ -178,6 +179,21 @@ def logout(request: Request, fields: FormDep) -> Response:
     services = services_of(request)
     with services.engine.begin() as conn:
         services.accounts.end_session(conn, session.token)
+    response = see_other("/")
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, fields: FormDep) -> Response:
+    """End every session of the account (this browser, other browsers, API clients and apps) and
+    every restricted token: what to do after a lost phone or a shared computer."""
+    found = form_session(request, fields, "/profile")
+    if not isinstance(found, WebSession):
+        return found
+    services = services_of(request)
+    with services.engine.begin() as conn:
+        services.accounts.end_all_sessions(conn, found.user_id)
     response = see_other("/")
     clear_session_cookie(request, response)
     return response
