@@ -99,6 +99,7 @@ def start_live_server(
         log_level="warning",
         access_log=False,
         lifespan="on",
+        proxy_headers=False,  # as ``inlet serve``: X-Forwarded-For only from INLET_TRUSTED_PROXIES
         ws="none",
     )
     server = uvicorn.Server(config)

@@ -38,26 +38,34 @@ def test_db_upgrade_creates_the_schema_in_the_data_dir(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def _serve(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[str], int]:
+def _serve(tmp_path: Path, *options: str, **env: str) -> tuple[subprocess.Popen[str], int]:
+    process, port, _ = _serve_saying(tmp_path, *options, **env)
+    return process, port
+
+
+def _serve_saying(tmp_path: Path, *options: str, **env: str) -> tuple[subprocess.Popen[str], int, str]:
+    """``inlet serve`` on a free port: the process, its port and what it printed until it listened."""
     process = subprocess.Popen(
         [*INLET, "serve", "--host", "127.0.0.1", "--port", "0", *options],
-        env=_env(tmp_path),
+        env=_env(tmp_path, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     assert process.stdout is not None
     port = None
+    said = ""
     deadline = time.monotonic() + 30
     while port is None and time.monotonic() < deadline:
         line = process.stdout.readline()
+        said += line
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         if match:
             port = int(match.group(1))
     if port is None:
         _stop(process)
         raise AssertionError("the server never said where it listens")
-    return process, port
+    return process, port, said
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -74,8 +82,24 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
         assert response.status_code == 200
         assert response.json()["data"]["time"].endswith("Z")
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-        assert metrics.status_code == 200
-        assert "inlet_sync_queue_lag_seconds" in metrics.text
+        assert metrics.status_code == 404  # no INLET_METRICS_TOKEN: no metrics on the API port
+    finally:
+        _stop(process)
+
+
+def test_serve_metrics_on_their_own_loopback_port_and_with_the_token(tmp_path: Path) -> None:
+    process, port, said = _serve_saying(tmp_path, "--metrics-port", "0", INLET_METRICS_TOKEN="scrape-me-0123")
+    try:
+        match = re.search(r"metrics on 127\.0\.0\.1 port (\d+)", said)
+        assert match, said
+        separate = httpx.get(f"http://127.0.0.1:{match.group(1)}/metrics", timeout=5)
+        assert separate.status_code == 200  # no token on the loopback port
+        assert "inlet_sync_queue_lag_seconds" in separate.text
+        api = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(api, timeout=5).status_code == 401
+        scraped = httpx.get(api, headers={"Authorization": "Bearer scrape-me-0123"}, timeout=5)
+        assert scraped.status_code == 200
+        assert "inlet_sync_queue_lag_seconds" in scraped.text
     finally:
         _stop(process)
 

@@ -88,6 +88,10 @@ def serve(
     port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8000,
     worker: Annotated[bool, typer.Option("--worker", help="also run the sync worker in-process")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="sync tasks run at the same time (--worker)")] = 4,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="also serve Prometheus metrics, without a token, on 127.0.0.1:PORT (0: any)"),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and the web pages. Without --worker it never syncs partners."""
     import uvicorn
@@ -103,7 +107,19 @@ def serve(
     engine = create_db_engine(settings.resolved_database_url())
     upgrade(engine)
     app = create_app(settings, engine=engine, worker=worker, worker_options={"concurrency": concurrency})
-    uvicorn.run(app, host=host, port=port, log_config=None)  # our structured logging
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from inlet.sync.metrics import serving_registry
+
+        # Loopback only: whoever can reach it is on this machine (a local Prometheus or agent).
+        metrics_server, _ = start_http_server(
+            metrics_port, addr="127.0.0.1", registry=serving_registry(engine)
+        )
+        typer.echo(f"metrics on 127.0.0.1 port {metrics_server.server_port} (GET /metrics, no token)")
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; Inlet reads
+    # it itself, and only from INLET_TRUSTED_PROXIES (inlet.api.client).
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)  # our structured logging
 
 
 @app.command()

@@ -185,7 +185,7 @@ def run_demo(host: str, port: int, echo: Callable[[str], None] = print) -> None:
         app = create_app(
             services=demo.services, worker=True, worker_options={"concurrency": 4, "poll_seconds": 2.0}
         )
-        config = uvicorn.Config(app, log_config=None, lifespan="on")
+        config = uvicorn.Config(app, log_config=None, lifespan="on", proxy_headers=False)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -75,6 +75,9 @@ def create_services(settings: Settings, engine: Engine | None = None, **override
     accounts = AccountService(
         password_profile=settings.password_hashing,
         session_ttl_seconds=settings.session_ttl_minutes * 60,
+        failures_per_pair=settings.login_failures_per_pair,
+        failures_per_account=settings.login_failures_per_account,
+        failures_per_address=settings.login_failures_per_address,
     )
     vault = load_vault(settings)
     partners = PartnerService(registry=load_registry(), vault=vault)

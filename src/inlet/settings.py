@@ -5,9 +5,11 @@ Nothing is read at import time; :func:`load_settings` builds a fresh object for 
 
 from __future__ import annotations
 
+import ipaddress
+from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -40,6 +42,29 @@ class Settings(BaseSettings):
     password_hashing: str = Field(
         default="standard", pattern="^(standard|fast-insecure-for-tests)$", description="argon2 cost profile"
     )
+    # Login throttling: failed logins within 15 minutes, counted in the database (so every process
+    # shares them). The pair rule stops one guesser at one account; the account rule stops a guesser
+    # who changes addresses; the address rule stops one address trying many accounts.
+    login_failures_per_pair: int = Field(default=5, gt=0, description="per account and address")
+    login_failures_per_account: int = Field(default=10, gt=0, description="per account, all addresses")
+    login_failures_per_address: int = Field(default=50, gt=0, description="per address, all accounts")
+    trusted_proxies: str = Field(
+        default="", description="comma-separated addresses or CIDRs whose X-Forwarded-For is believed"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token for /metrics on the API port (unset: 404 there)"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        """A typo in the proxy list must stop the server, not silently trust nobody (or everybody)."""
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
@@ -50,6 +75,12 @@ class Settings(BaseSettings):
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+
+@lru_cache(maxsize=8)
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``"10.0.0.1, 192.168.0.0/16"`` as networks (a bare address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -3,7 +3,6 @@ secret, and the permission checks every endpoint makes."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from sqlalchemy import Connection
 
 from inlet.accounts import clinics as c
 from inlet.accounts.service import User, effective, is_user_id
+from inlet.accounts.tokens import same
 from inlet.api.deps import get_services
 from inlet.api.errors import not_found, unauthenticated, unauthorized
 from inlet.db.engine import read_only
@@ -47,7 +47,7 @@ def current_caller(request: Request) -> Caller:
     secret = request.headers.get(SERVICE_SECRET_HEADER)
     if secret is not None:
         configured = services.settings.service_secret
-        if configured is None or not hmac.compare_digest(secret, configured.get_secret_value()):
+        if configured is None or not same(secret, configured.get_secret_value()):
             raise unauthenticated()
         return Caller("service")
     token = request.headers.get(SESSION_HEADER)

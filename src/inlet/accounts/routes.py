@@ -13,6 +13,7 @@ from inlet.accounts import user_routes
 from inlet.accounts.deps import SESSION_HEADER, AuthDep
 from inlet.accounts.service import ROLES, Throttled, User, UsernameTaken
 from inlet.accounts.validate import MAX_NAME, text, texts
+from inlet.api.client import client_address
 from inlet.api.deps import JsonBody, ServicesDep, WriteConn
 from inlet.api.errors import PlatformError, json_response, unauthenticated
 
@@ -21,10 +22,6 @@ router = APIRouter(tags=["auth"])
 
 def _with_token(body: dict[str, Any], token: str, status: int = 200) -> Response:
     return json_response(body, status, headers={SESSION_HEADER: token})
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _basic_credentials(request: Request) -> tuple[str, str]:
@@ -45,13 +42,14 @@ def _basic_credentials(request: Request) -> tuple[str, str]:
 
 
 @router.post("/auth/login", responses={200: {"description": "the user; token in x-tidepool-session-token"}})
-def login(request: Request, services: ServicesDep, conn: WriteConn) -> Response:
-    """Log in with HTTP Basic credentials; the session token comes back in the response header."""
+def login(request: Request, services: ServicesDep) -> Response:
+    """Log in with HTTP Basic credentials; the session token comes back in the response header.
+
+    No request transaction: the throttle commits the attempt before the password check, and argon2
+    runs outside any transaction (:meth:`AccountService.log_in`)."""
     username, password = _basic_credentials(request)
-    address = client_address(request)
-    accounts = services.accounts
     try:
-        accounts.check_throttle(conn, username, address)
+        result = services.accounts.log_in(services.engine, username, password, client_address(request))
     except Throttled as throttled:
         raise PlatformError(
             429,
@@ -60,12 +58,10 @@ def login(request: Request, services: ServicesDep, conn: WriteConn) -> Response:
             f"too many failed logins; try again in {throttled.retry_after} seconds",
             headers={"Retry-After": str(throttled.retry_after)},
         ) from throttled
-    user = accounts.authenticate(conn, username, password)
-    if user is None:
-        accounts.record_failure(conn, username, address)
-        conn.commit()  # the failure must count even though the request fails
+    if result is None:
         raise unauthenticated()
-    return _with_token(user.public(), accounts.create_session(conn, user.id))
+    user, token = result
+    return _with_token(user.public(), token)
 
 
 @router.get("/auth/login")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
 
 from inlet.accounts import passwords, tokens
+from inlet.db.engine import read_only
 from inlet.db.schema import (
     clinic_patients,
     login_failures,
@@ -30,7 +31,9 @@ PERMISSIONS = ("root", "custodian", "upload", "view", "follow")
 RESTRICTED_TOKEN_DEFAULT_SECONDS = 3600
 RESTRICTED_TOKEN_MAX_SECONDS = 90 * 86400
 RESTRICTED_TOKEN_MAX_PATHS = 10
-THROTTLE_FAILURES = 5
+THROTTLE_PAIR = 5  # failed logins per (account, address) in the window
+THROTTLE_ACCOUNT = 10  # per account, from every address together
+THROTTLE_ADDRESS = 50  # per address, on every account together
 THROTTLE_WINDOW_SECONDS = 15 * 60
 
 Clock = Callable[[], datetime]
@@ -124,6 +127,9 @@ class AccountService:
     password_profile: str = "standard"
     session_ttl_seconds: int = 3600
     clock: Clock = now_utc
+    failures_per_pair: int = THROTTLE_PAIR
+    failures_per_account: int = THROTTLE_ACCOUNT
+    failures_per_address: int = THROTTLE_ADDRESS
 
     def now(self) -> int:
         return to_micros(self.clock())
@@ -244,37 +250,79 @@ class AccountService:
 
     # ---- login and sessions ----------------------------------------------------------------------
 
-    def check_throttle(self, conn: Connection, username: str, address: str) -> None:
-        """Five failures for one account from one address within 15 minutes lock that pair out."""
-        now = self.now()
-        since = now - THROTTLE_WINDOW_SECONDS * US
-        name = normalize_username(username)
-        row = conn.execute(
-            select(func.count(), func.min(login_failures.c.time)).where(
-                login_failures.c.username == name,
-                login_failures.c.address == address,
-                login_failures.c.time > since,
-            )
-        ).one()
-        count, oldest = row
-        if count >= THROTTLE_FAILURES:
-            remaining = oldest + THROTTLE_WINDOW_SECONDS * US - now  # the oldest failure then expires
-            retry_after = max(1, -(-remaining // US))
-            raise Throttled(int(retry_after))
+    def log_in(self, engine: Engine, username: str, password: str, address: str) -> tuple[User, str] | None:
+        """Check a password under the login throttle; the user and a new session token, or ``None``.
 
-    def record_failure(self, conn: Connection, username: str, address: str) -> None:
+        Raises :class:`Throttled` when any of the three rules is over its limit. The attempt is
+        written as a failure in its own committed transaction *before* the password is checked, so
+        parallel guesses (several server processes, PostgreSQL) each see the others and can never
+        add up to more checks than the limits allow; a correct password then removes that row. argon2
+        runs with no transaction open, so a slow hash never holds SQLite's write lock."""
+        name = normalize_username(username)
+        with engine.begin() as conn:
+            attempt = self._record_attempt(conn, name, address)
+        with read_only(engine) as conn:  # closed before any other connection is taken
+            retry_after = self._retry_after(conn, name, address, attempt)
+            user = None if retry_after else self.find_user(conn, name)
+        if retry_after:
+            with engine.begin() as conn:  # a refused attempt checked nothing: it is not a failure
+                conn.execute(delete(login_failures).where(login_failures.c.pk == attempt))
+            raise Throttled(retry_after)
+        ok = passwords.verify_password(user.password_hash if user else None, password, self.password_profile)
+        if not ok or user is None:
+            return None  # the attempt's row stays: it is this failure
+        with engine.begin() as conn:
+            conn.execute(delete(login_failures).where(login_failures.c.pk == attempt))
+            return user, self.create_session(conn, user.id)
+
+    def _record_attempt(self, conn: Connection, name: str, address: str) -> int:
+        """Insert a failure row for an attempt about to be checked (and purge expired rows)."""
         now = self.now()
         conn.execute(
             delete(login_failures).where(login_failures.c.time <= now - THROTTLE_WINDOW_SECONDS * US)
         )
-        conn.execute(
-            insert(login_failures).values(username=normalize_username(username), address=address, time=now)
-        )
+        pk = conn.execute(
+            insert(login_failures)
+            .values(username=name, address=address, time=now)
+            .returning(login_failures.c.pk)
+        ).scalar_one()
+        return int(pk)
 
-    def authenticate(self, conn: Connection, username: str, password: str) -> User | None:
-        user = self.find_user(conn, username)
-        ok = passwords.verify_password(user.password_hash if user else None, password, self.password_profile)
-        return user if ok and user is not None else None
+    def _retry_after(self, conn: Connection, name: str, address: str, attempt: int) -> int:
+        """0 when, counting this attempt, every rule is within its limit; otherwise the seconds until
+        enough failures expire for every rule that is over it (``Retry-After``)."""
+        now = self.now()
+        since = now - THROTTLE_WINDOW_SECONDS * US
+        rules = (
+            (login_failures.c.username == name, self.failures_per_account),
+            (login_failures.c.address == address, self.failures_per_address),
+            (
+                (login_failures.c.username == name) & (login_failures.c.address == address),
+                self.failures_per_pair,
+            ),
+        )
+        counts = conn.execute(
+            select(*(func.coalesce(func.sum(case((cond, 1), else_=0)), 0) for cond, _ in rules)).where(
+                or_(login_failures.c.username == name, login_failures.c.address == address),
+                login_failures.c.time > since,
+            )
+        ).one()
+        retry_after = 0
+        for (cond, limit), count in zip(rules, counts, strict=True):
+            if count <= limit:
+                continue
+            # Without this attempt there are count - 1 failures; this one may go once limit - 1 remain,
+            # that is when the (count - limit)-th oldest of the others expires.
+            oldest = conn.execute(
+                select(login_failures.c.time)
+                .where(cond, login_failures.c.time > since, login_failures.c.pk != attempt)
+                .order_by(login_failures.c.time)
+                .offset(max(0, count - limit - 1))
+                .limit(1)
+            ).scalar()
+            remaining = (oldest if oldest is not None else now) + THROTTLE_WINDOW_SECONDS * US - now
+            retry_after = max(retry_after, 1, -(-remaining // US))
+        return int(retry_after)
 
     def create_session(self, conn: Connection, user_id: str, kind: str = "user") -> str:
         token = tokens.new_token()
@@ -298,6 +346,29 @@ class AccountService:
 
     def end_session(self, conn: Connection, token: str) -> None:
         conn.execute(delete(sessions).where(sessions.c.token_hash == tokens.digest(token)))
+
+    def extend_session(self, conn: Connection, token: str) -> int | None:
+        """Slide a live user session: it now expires a full TTL from now. The new expiry, or ``None``
+        when the session is gone or already expired (an idle session is never brought back)."""
+        now = self.now()
+        expires = now + self.session_ttl_seconds * US
+        done = conn.execute(
+            update(sessions)
+            .where(
+                sessions.c.token_hash == tokens.digest(token),
+                sessions.c.kind == "user",
+                sessions.c.expires_time > now,
+            )
+            .values(expires_time=expires)
+        )
+        return expires if done.rowcount else None
+
+    def end_all_sessions(self, conn: Connection, user_id: str) -> int:
+        """Log a person out everywhere: every session of the account (API and web alike) and every
+        restricted token (connect and export links) ends. How many sessions there were."""
+        ended = conn.execute(delete(sessions).where(sessions.c.user_id == user_id)).rowcount
+        conn.execute(delete(restricted_tokens).where(restricted_tokens.c.user_id == user_id))
+        return int(ended or 0)
 
     def purge_expired_sessions(self, conn: Connection) -> None:
         conn.execute(delete(sessions).where(sessions.c.expires_time <= self.now()))

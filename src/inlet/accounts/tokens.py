@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 
 
@@ -12,8 +13,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _bytes(text: str) -> bytes:
+    # surrogatepass: whatever text a request decodes to (lone surrogates included) has bytes
+    return text.encode("utf-8", "surrogatepass")
+
+
 def digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_bytes(token)).hexdigest()
+
+
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two secrets, compared as UTF-8 bytes: ``hmac.compare_digest`` on
+    ``str`` raises TypeError for non-ASCII text, which would turn a bad credential into a 500."""
+    return hmac.compare_digest(_bytes(given), _bytes(expected))
 
 
 def new_user_id() -> str:

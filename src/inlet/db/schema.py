@@ -169,6 +169,7 @@ login_failures = Table(
     Column("address", String(64), nullable=False),
     Column("time", Micros, nullable=False),
     Index("ix_login_failures_user_address_time", "username", "address", "time"),
+    Index("ix_login_failures_address_time", "address", "time"),  # the per-address rule (0009)
 )
 
 # ---- clinics and confirmations (migration 0003) ---------------------------------------------------

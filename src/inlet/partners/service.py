@@ -232,7 +232,7 @@ class PartnerService:
         nonce, dot, signature = state.partition(".")
         if not dot or not nonce or len(state) > 200:
             return None
-        if not any(hmac.compare_digest(signature, s) for s in self._signatures(slug, nonce)):
+        if not any(tokens.same(signature, s) for s in self._signatures(slug, nonce)):
             return None
         return nonce
 

@@ -1,16 +1,21 @@
 """Prometheus metrics of the sync engine (names prefixed ``inlet_``), on the process's default registry.
 
 Counters and histograms are the process's own (the worker's runs); :class:`DatabaseCollector` adds what
-only the database knows, at scrape time: the queue lag (now minus the oldest due, unleased run: how far
-behind every worker together is) and the data sources per partner and state.
+only the database knows: the queue lag (now minus the oldest due, unleased run: how far behind every
+worker together is) and the data sources per partner and state. Those figures are read at most once per
+:data:`DATABASE_FIGURES_SECONDS` whatever the scrape rate, so scraping cannot be used to load the
+database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
@@ -47,13 +52,30 @@ PARTNER_LATENCY = Histogram(
 )
 
 
-class DatabaseCollector(Collector):
-    """Gauges read from the database when scraped (shared by every worker process)."""
+DATABASE_FIGURES_SECONDS = 15.0
 
-    def __init__(self, engine: Engine) -> None:
+
+class DatabaseCollector(Collector):
+    """Gauges read from the database (shared by every worker process), at most once per
+    :data:`DATABASE_FIGURES_SECONDS`; scrapes in between get the figures last read."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._families: list[Any] = []
 
     def collect(self) -> Iterator[Any]:
+        with self._lock:  # concurrent scrapes wait for one read instead of each running the queries
+            now = self.clock()
+            if self._read_at is None or now - self._read_at >= DATABASE_FIGURES_SECONDS:
+                self._families = self._read()
+                self._read_at = now
+            families = list(self._families)
+        yield from families
+
+    def _read(self) -> list[Any]:
         lag = GaugeMetricFamily(
             "inlet_sync_queue_lag_seconds", "Now minus the oldest due, unclaimed sync run"
         )
@@ -75,19 +97,41 @@ class DatabaseCollector(Collector):
                 )
             ):
                 sources.add_metric([name, state], count)
-        yield lag
-        yield tasks
-        yield sources
+        return [lag, tasks, sources]
 
 
-_registries: dict[int, CollectorRegistry] = {}
+class _ProcessCollector(Collector):
+    """This process's default registry (counters, histograms, process and GC figures) as one collector,
+    so that one registry serves them with the database figures."""
+
+    def collect(self) -> Iterator[Any]:
+        yield from REGISTRY.collect()
+
+
+_collectors: weakref.WeakKeyDictionary[Engine, DatabaseCollector] = weakref.WeakKeyDictionary()
+_collectors_lock = threading.Lock()
+
+
+def database_collector(engine: Engine) -> DatabaseCollector:
+    """The :class:`DatabaseCollector` of ``engine`` (one per engine, so every scrape of this process
+    shares its cache)."""
+    with _collectors_lock:
+        collector = _collectors.get(engine)
+        if collector is None:
+            collector = _collectors[engine] = DatabaseCollector(engine)
+        return collector
 
 
 def database_registry(engine: Engine) -> CollectorRegistry:
-    """A registry holding the :class:`DatabaseCollector` of ``engine`` (one per engine)."""
-    registry = _registries.get(id(engine))
-    if registry is None:
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(DatabaseCollector(engine))
-        _registries[id(engine)] = registry
+    """A registry with only the database figures of ``engine``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(database_collector(engine))
+    return registry
+
+
+def serving_registry(engine: Engine) -> CollectorRegistry:
+    """What ``/metrics`` serves: this process's figures and the database's (cached)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProcessCollector())
+    registry.register(database_collector(engine))
     return registry

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from inlet.accounts.routes import client_address
 from inlet.accounts.service import Throttled, UsernameTaken
 from inlet.accounts.validate import MAX_NAME
-from inlet.web.pages import csrf_refused, render, safe_next, see_other
+from inlet.api.client import client_address
+from inlet.web.pages import csrf_refused, form_session, render, safe_next, see_other
 from inlet.web.session import (
     CSRF_FIELD,
+    WebSession,
     clear_session_cookie,
     csrf_ok,
     current_session,
@@ -137,24 +138,16 @@ def login(request: Request, fields: FormDep) -> Response:
         context["error"] = "The email address or the password is not right."
         return render(request, "login.html", None, context, 401)
     services = services_of(request)
-    accounts = services.accounts
-    address = client_address(request)
-    with services.engine.begin() as conn:
-        try:
-            accounts.check_throttle(conn, email, address)
-        except Throttled as throttled:
-            minutes = max(1, -(-throttled.retry_after // 60))
-            context["error"] = (
-                "Too many failed attempts to log in to this account. "
-                f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
-            )
-            return render(request, "login.html", None, context, 429)
-        user = accounts.authenticate(conn, email, password)
-        if user is None:
-            accounts.record_failure(conn, email, address)
-            token = None
-        else:
-            token = accounts.create_session(conn, user.id)
+    try:
+        result = services.accounts.log_in(services.engine, email, password, client_address(request))
+    except Throttled as throttled:
+        minutes = max(1, -(-throttled.retry_after // 60))
+        context["error"] = (
+            "Too many failed attempts to log in to this account. "
+            f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
+        )
+        return render(request, "login.html", None, context, 429)
+    token = None if result is None else result[1]
     if token is None:
         context["error"] = "The email address or the password is not right."
         return render(request, "login.html", None, context, 401)
@@ -186,6 +179,21 @@ def logout(request: Request, fields: FormDep) -> Response:
     services = services_of(request)
     with services.engine.begin() as conn:
         services.accounts.end_session(conn, session.token)
+    response = see_other("/")
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, fields: FormDep) -> Response:
+    """End every session of the account (this browser, other browsers, API clients and apps) and
+    every restricted token: what to do after a lost phone or a shared computer."""
+    found = form_session(request, fields, "/profile")
+    if not isinstance(found, WebSession):
+        return found
+    services = services_of(request)
+    with services.engine.begin() as conn:
+        services.accounts.end_all_sessions(conn, found.user_id)
     response = see_other("/")
     clear_session_cookie(request, response)
     return response

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,7 +24,11 @@ from inlet.web.session import (
     csrf_token,
     current_session,
     finish,
+    services_of,
 )
+
+if TYPE_CHECKING:
+    from inlet.services import Services
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -34,11 +39,38 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'"
-    ),
 }
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action {form_action}; base-uri 'none'"
+)
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, or ``None`` (nothing else goes into the policy)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    text = f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+    return text if _ORIGIN.fullmatch(text) else None
+
+
+def form_targets(services: Services) -> list[str]:
+    """Where a form on these pages may lead: this server, its public URL, and the authorize endpoint of
+    every partner people can connect (Connect posts here, then redirects there; browsers check
+    ``form-action`` along the redirects). Any other site is refused, so injected markup cannot send
+    a form elsewhere."""
+    found = {origin(services.settings.public_url)}
+    found |= {
+        origin(partner.oauth.authorize_url) for partner in services.partners.registry if partner.configured
+    }
+    return ["'self'", *sorted(o for o in found if o)]
+
+
+def page_headers(request: Request) -> dict[str, str]:
+    form_action = " ".join(form_targets(services_of(request)))
+    return {**PAGE_HEADERS, "Content-Security-Policy": CSP.format(form_action=form_action)}
 
 
 def when(value: Any) -> str:
@@ -81,7 +113,9 @@ def render(
         "csrf": csrf_token(request, session),
         **(context or {}),
     }
-    response = TEMPLATES.TemplateResponse(request, template, body, status_code=status, headers=PAGE_HEADERS)
+    response = TEMPLATES.TemplateResponse(
+        request, template, body, status_code=status, headers=page_headers(request)
+    )
     finish(request, response)
     return response
 

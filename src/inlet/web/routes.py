@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from inlet.web import auth_routes, clinic_routes, data_view, oauth_pages, profile_routes
 from inlet.web.pages import STATIC_DIR
+from inlet.web.session import SlidingCookie
 
 router = APIRouter(include_in_schema=False, tags=["web"])
 for module in (auth_routes, profile_routes, data_view, clinic_routes, oauth_pages):
@@ -18,4 +19,5 @@ for module in (auth_routes, profile_routes, data_view, clinic_routes, oauth_page
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.add_middleware(SlidingCookie)  # renews the cookie of a web session that slid
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

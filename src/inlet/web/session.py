@@ -2,7 +2,12 @@
 
 - The cookie (``inlet_session``) holds a session token from :class:`AccountService` (the same store as
   ``x-tidepool-session-token``); HttpOnly, SameSite=Lax, Secure when the public URL or the request is
-  https. Logging out ends the session server-side.
+  https. Logging out ends the session server-side; "Log out everywhere" ends every session of the
+  account.
+- Web sessions slide: a page request made when less than half of the session's lifetime is left
+  extends it to a full lifetime from now (in the database, and the cookie's Max-Age with it, through
+  :class:`SlidingCookie`), so a person who keeps using the pages stays logged in and a session left
+  idle for its lifetime expires. API sessions do not slide (Tidepool clients refresh them).
 - Forms carry ``csrf_token``: HMAC-SHA256 of the session token under a key derived from the token keys
   (``vault.derive``), so it rotates with them and needs no storage. Before login (the login and signup
   forms) the same HMAC binds to a random pre-session cookie (``inlet_presession``), which stops login
@@ -15,13 +20,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from inlet.accounts.service import User
-from inlet.accounts.tokens import b64url
+from inlet.accounts.tokens import b64url, same
 from inlet.db.engine import read_only
 
 if TYPE_CHECKING:
@@ -61,12 +66,56 @@ def current_session(request: Request) -> WebSession | None:
     if not token or len(token) > 200:
         return None
     services = services_of(request)
+    accounts = services.accounts
     with read_only(services.engine) as conn:
-        session = services.accounts.resolve_session(conn, token)
+        session = accounts.resolve_session(conn, token)
         if session is None or session.kind != "user":
             return None
-        user = services.accounts.get_user(conn, session.user_id)
-    return None if user is None else WebSession(user, token)
+        user = accounts.get_user(conn, session.user_id)
+    if user is None:
+        return None
+    if session.expires_time - accounts.now() < accounts.session_ttl_seconds * 1_000_000 // 2:
+        _slide(request, services, token)
+    return WebSession(user, token)
+
+
+def _slide(request: Request, services: Services, token: str) -> None:
+    """Extend the session in the database and have :class:`SlidingCookie` renew the cookie."""
+    if getattr(request.state, "slid_cookie", None) is not None:
+        return  # once per request
+    with services.engine.begin() as conn:
+        extended = services.accounts.extend_session(conn, token)
+    if extended is not None:
+        carrier = Response()
+        set_session_cookie(request, carrier, token)
+        request.state.slid_cookie = [
+            (name, value) for name, value in carrier.raw_headers if name == b"set-cookie"
+        ][:1]
+
+
+class SlidingCookie:
+    """ASGI middleware: a response to a request whose web session slid carries the renewed session
+    cookie, unless the page already sets or clears that cookie itself (log in, log out)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                renewed = scope.get("state", {}).get("slid_cookie")
+                if renewed:
+                    headers = list(message.get("headers", []))
+                    prefix = SESSION_COOKIE.encode() + b"="
+                    if not any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers):
+                        message = {**message, "headers": headers + renewed}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def _tokens(services: Services, basis: str) -> list[str]:
@@ -99,7 +148,7 @@ def csrf_ok(request: Request, session: WebSession | None, submitted: object) -> 
     basis = csrf_basis(request, session)
     if basis is None or not isinstance(submitted, str) or not submitted or len(submitted) > 200:
         return False
-    return any(hmac.compare_digest(submitted, token) for token in _tokens(services_of(request), basis))
+    return any(same(submitted, token) for token in _tokens(services_of(request), basis))
 
 
 def secure_cookies(request: Request) -> bool:
