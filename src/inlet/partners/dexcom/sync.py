@@ -101,7 +101,6 @@ class Sync:
         data_range = ctx.get(f"{BASE}/dataRange", params)
         ranges = {name: r for name in RANGE_STREAMS if (r := _range(data_range, name)) is not None}
         history = ctx.history_start
-        egv_start: datetime | None = None
         new_egvs = False
         transmitters: set[str] = set()
         for stream, kind in RANGE_STREAMS.items():
@@ -111,8 +110,6 @@ class Sync:
             mark = instant(state.get(stream))
             begin = first if mark is None else min(mark - OVERLAP, first) if incremental else mark - OVERLAP
             begin = max(begin, history)
-            if stream == "egvs":
-                egv_start = begin
             for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
                 if stream == "egvs" and batch.records:
                     new_egvs = True
@@ -130,8 +127,16 @@ class Sync:
         new_transmitter = bool(transmitters - set(known))
         upper = max(ctx.now, ranges["egvs"][1] + timedelta(seconds=1)) if "egvs" in ranges else ctx.now
         if new_egvs or daily:
+            # Alerts have no dataRange entry: without their own watermark they start where the
+            # account's data starts (a full dataRange's earliest start), else at the history start;
+            # never from another stream's watermark (an interrupted first sync would lose them).
             mark = instant(state.get("alerts"))
-            begin = mark - OVERLAP if mark is not None else (egv_start or history)
+            if mark is not None:
+                begin = mark - OVERLAP
+            elif ranges and not incremental:
+                begin = min(first for first, _ in ranges.values())
+            else:
+                begin = history
             yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
         if daily or new_transmitter:
             yield self._devices(ctx, known, upper)
