@@ -5,6 +5,7 @@ the readings' watermark next time (every earlier alert would never be fetched)."
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx2
@@ -39,3 +40,47 @@ def test_an_interrupted_first_sync_fetches_every_alert_later(sync_env: SyncEnv) 
     sync_env.make_due()
     assert sync_env.run_once().succeeded == 1
     same_records(sync_env.stored(account.user_id, "alert"), _alerts_expected(sync_env))
+
+
+class Tampering(Counting):
+    """The real partner, with characters no database stores put into the first egvs response: a
+    NUL in one record's transmitter id (a stored column) and a lone surrogate in another's id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed: list[str] = []
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = super().handle_request(request)
+        if not request.url.path.endswith("/egvs") or self.changed:
+            return response
+        body = json.loads(response.read())
+        records = body["records"]
+        if len(records) < 3:
+            return response
+        # the oldest two (newest first), which the next run's overlap does not read again
+        self.changed = [records[-1]["recordId"], records[-2]["recordId"]]
+        records[-1]["transmitterId"] += "\u0000"
+        records[-2]["recordId"] += "\ud800"
+        content = json.dumps(body).encode()  # ensure_ascii: both written as \\u escapes
+        return httpx2.Response(200, content=content, headers={"content-type": "application/json"})
+
+
+def test_characters_a_database_refuses_never_block_a_sync(sync_env: SyncEnv) -> None:
+    account = sync_env.connect()
+    transport = Tampering()
+    stats = sync_env.run_once(transport=transport)
+    assert stats.succeeded == 1, stats.summary()
+    assert len(transport.changed) == 2
+    nul_id, surrogate_id = transport.changed
+    assert sync_env.source(account.user_id).state == "connected"
+    stored = sync_env.stored(account.user_id, "cbg")
+    expected = sync_env.dexcom_expected("egv")
+    # every record is stored (the two with their characters replaced), none is lost after them
+    assert set(stored) == (set(expected) - {surrogate_id}) | {surrogate_id + "\ufffd"}
+    assert "\ufffd" in stored[nul_id]["deviceId"]
+    # and the next run carries on incrementally from the watermarks the batch earned
+    sync_env.advance(timedelta(hours=1))
+    sync_env.make_due()
+    assert sync_env.run_once().succeeded == 1
+    assert len(sync_env.stored(account.user_id, "cbg")) == len(sync_env.dexcom_expected("egv"))

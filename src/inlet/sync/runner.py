@@ -23,12 +23,15 @@ Logs name the task, the partner and the failure class, never a token or a health
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import json
 import logging
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,6 +40,7 @@ from typing import Any
 import httpx2
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
 
 from inlet import __version__
 from inlet.accounts import clinics as c
@@ -323,10 +327,9 @@ class SyncRunner:
                 raise RateLimited(f"the partner answered 429 to {kind}", _retry_after(response))
             if status >= 400:
                 raise Transient(f"the partner answered HTTP {status} to {kind}")
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise Transient(f"the partner's {kind} response is not valid JSON") from None
+            parsed = _json(body)
+            if parsed is _INVALID:
+                raise Transient(f"the partner's {kind} response is not valid JSON")
             if not isinstance(parsed, dict):
                 raise Transient(f"the partner's {kind} response is not a JSON object")
             return parsed
@@ -342,63 +345,32 @@ class SyncRunner:
             source.sync_state = {**source.sync_state, "streams": streams}
             return
         datums, problems = _parse(batch.result)
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # A batch lost in a crash loses its watermark with it, so it is simply fetched again:
-                # no need to wait for the WAL flush (durability of each commit buys nothing here).
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            _fence(conn, lease)
-            data_set = None
-            if datums or batch.result.deleted:
-                data_set = self._data_set(conn, partner, source, now)
-            stored = replaced = unchanged = deleted = 0
-            if data_set is not None and datums:
-                fresh = _changed(conn, data_set.id, datums)
-                unchanged = len(datums) - len(fresh)
-                if fresh:
-                    outcome = self.services.data.add_datums(conn, data_set, fresh)
-                    stored, replaced = outcome.stored, outcome.replaced
-            if data_set is not None and batch.result.deleted:
-                deleted = _tombstone(conn, data_set.id, batch.result.deleted, now)
-            skipped = [p for p in problems if p.skipped]
-            conn.execute(
-                insert(partner_payloads).values(
-                    data_source_id=source.id,
-                    user_id=source.user_id,
-                    provider_name=partner.slug,
-                    kind=batch.kind,
-                    fetched_time=now,
-                    record_count=batch.records,
-                    skipped=[{"recordId": p.record_id, "reason": p.reason} for p in skipped] or None,
-                    body=batch.body,
-                )
+        try:
+            counts = self._write(partner, lease, source, batch, datums, problems, now, None)
+        except UNSTORABLE as error:
+            # One record the database refuses must not hold back the others (nor the watermark):
+            # store the records one by one, skip (and count) the refused ones, then the batch itself.
+            log.warning(
+                "a batch was refused by the database; storing its records one by one",
+                extra={"task": lease.task_id, "partner": partner.slug, "error": type(error).__name__},
             )
-            streams = dict(source.sync_state.get("streams") or {})
-            streams.update(batch.state)
-            counters = dict(source.sync_state.get("counters") or {})
-            for key, value in (
-                ("records", stored - replaced),
-                ("updated", replaced),
-                ("skipped", len(skipped)),
-                ("deleted", deleted),
-            ):
-                counters[key] = counters.get(key, 0) + value
-            source.sync_state = {**source.sync_state, "streams": streams, "counters": counters}
-            values: dict[str, Any] = {"sync_state": source.sync_state}
-            times = [to_micros(d.time) for d in datums]
-            if stored or deleted:
-                values["last_import_time"] = now
-                values["modified_time"] = now
-            if times and stored:
-                first, last = min(times), max(times)
-                s = data_sources.c
-                # SQLite's two-argument min/max are scalar; PostgreSQL spells them least/greatest.
-                low, high = (
-                    (func.least, func.greatest) if conn.dialect.name == "postgresql" else (func.min, func.max)
-                )
-                values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
-                values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(**values))
+            kept: list[Datum] = []
+            added = [0, 0, 0]
+            for datum in datums:
+                try:
+                    one = self._add(partner, lease, source, [datum], now)
+                except UNSTORABLE as refused:
+                    origin = datum.doc.get("origin")
+                    rid = origin.get("id") if isinstance(origin, dict) else None
+                    reason = f"the database refused the record ({type(refused).__name__})"
+                    problems.append(Problem(datum.type, None if rid is None else str(rid), reason))
+                    continue
+                kept.append(datum)
+                added = [a + b for a, b in zip(added, one, strict=True)]
+            if len(datums) > 1 and not kept:
+                raise  # every record refused: not a record's fault (the run fails and says so)
+            counts = self._write(partner, lease, source, batch, kept, problems, now, tuple(added))
+        stored, replaced, unchanged, deleted, skipped = counts
         stats.stored += stored - replaced
         stats.replaced += replaced
         stats.unchanged += unchanged
@@ -421,6 +393,104 @@ class SyncRunner:
                     "field": problem.field,
                 },
             )
+
+    def _begin(self, lease: Lease) -> Any:
+        """A batch transaction: fenced by the lease, without waiting for the WAL flush on PostgreSQL
+        (a batch lost in a crash loses its watermark with it, so it is simply fetched again)."""
+
+        @contextlib.contextmanager
+        def transaction() -> Iterator[Connection]:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                _fence(conn, lease)
+                yield conn
+
+        return transaction()
+
+    def _add(
+        self, partner: Partner, lease: Lease, source: SourceView, datums: list[Datum], now: int
+    ) -> tuple[int, int, int]:
+        """Store ``datums`` alone (the one-by-one fallback): stored, replaced, unchanged."""
+        with self._begin(lease) as conn:
+            data_set = self._data_set(conn, partner, source, now)
+            fresh = _changed(conn, data_set.id, datums)
+            if not fresh:
+                return 0, 0, len(datums)
+            outcome = self.services.data.add_datums(conn, data_set, fresh)
+            return outcome.stored, outcome.replaced, len(datums) - len(fresh)
+
+    def _write(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        batch: Batch,
+        datums: list[Datum],
+        problems: list[Problem],
+        now: int,
+        added: tuple[int, ...] | None,
+    ) -> tuple[int, int, int, int, list[Problem]]:
+        """One batch in one transaction: the datums (unless ``added`` says they are already stored),
+        tombstones, the raw payload with the skipped records, counters, times and watermarks."""
+        with self._begin(lease) as conn:
+            data_set = None
+            if datums or batch.result.deleted:
+                data_set = self._data_set(conn, partner, source, now)
+            stored = replaced = unchanged = deleted = 0
+            if added is not None:
+                stored, replaced, unchanged = added
+            elif data_set is not None and datums:
+                fresh = _changed(conn, data_set.id, datums)
+                unchanged = len(datums) - len(fresh)
+                if fresh:
+                    outcome = self.services.data.add_datums(conn, data_set, fresh)
+                    stored, replaced = outcome.stored, outcome.replaced
+            if data_set is not None and batch.result.deleted:
+                deleted = _tombstone(conn, data_set.id, batch.result.deleted, now)
+            skipped = [p for p in problems if p.skipped]
+            conn.execute(
+                insert(partner_payloads).values(
+                    data_source_id=source.id,
+                    user_id=source.user_id,
+                    provider_name=partner.slug,
+                    kind=batch.kind,
+                    fetched_time=now,
+                    record_count=batch.records,
+                    skipped=storable([{"recordId": p.record_id, "reason": p.reason} for p in skipped])
+                    or None,
+                    body=batch.body,
+                )
+            )
+            streams = dict(source.sync_state.get("streams") or {})
+            streams.update(batch.state)
+            counters = dict(source.sync_state.get("counters") or {})
+            for key, value in (
+                ("records", stored - replaced),
+                ("updated", replaced),
+                ("skipped", len(skipped)),
+                ("deleted", deleted),
+            ):
+                counters[key] = counters.get(key, 0) + value
+            values: dict[str, Any] = {
+                "sync_state": {**source.sync_state, "streams": streams, "counters": counters}
+            }
+            times = [to_micros(d.time) for d in datums]
+            if stored or deleted:
+                values["last_import_time"] = now
+                values["modified_time"] = now
+            if times and stored:
+                first, last = min(times), max(times)
+                s = data_sources.c
+                # SQLite's two-argument min/max are scalar; PostgreSQL spells them least/greatest.
+                low, high = (
+                    (func.least, func.greatest) if conn.dialect.name == "postgresql" else (func.min, func.max)
+                )
+                values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
+                values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
+            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(**values))
+        source.sync_state = values["sync_state"]  # only once committed
+        return stored, replaced, unchanged, deleted, skipped
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView, now: int) -> DataSet:
         """The source's one continuous data set, created on its first data."""
@@ -543,6 +613,44 @@ def _retry_after(response: httpx2.Response) -> float:
         return 60.0
 
 
+_INVALID = object()
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+# What a database refuses to store: PostgreSQL's text and JSONB hold no NUL, and no text holds a lone
+# surrogate. Any other refusal of one record is met by storing the batch's records one by one.
+UNSTORABLE = (sa_exc.DataError, sa_exc.IntegrityError, sa_exc.ProgrammingError, ValueError, UnicodeError)
+
+
+def _json(body: bytes) -> Any:
+    """A partner body as JSON, every string made storable (:func:`storable`); ``_INVALID`` when it
+    is not JSON. orjson refuses lone surrogates and invalid UTF-8, which the standard library's
+    parser reads (after replacing the bytes that are not UTF-8): such a body is not malformed, it
+    only holds characters to replace."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            parsed = json.loads(body.decode("utf-8", "replace"))
+        except ValueError:
+            return _INVALID
+        return storable(parsed)
+    if b"\\u0000" in body:
+        return storable(parsed)
+    return parsed
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate (in keys and strings) replaced by U+FFFD: what
+    PostgreSQL and SQLite can both store, decided before storage so one character never fails a
+    batch. Done only when a body holds such a character (the common body is returned as parsed)."""
+    if isinstance(value, str):
+        return _REFUSED.sub("\ufffd", value) if _REFUSED.search(value) else value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
 def _fence(conn: Connection, lease: Lease) -> None:
     """Lock the task row and check the lease is still ours (so no stale worker writes)."""
     t = sync_tasks.c
@@ -560,17 +668,24 @@ def _parse(result: MappingResult) -> tuple[list[Datum], list[Problem]]:
     problems = list(result.problems)
     if not result.datums:
         return [], problems
-    parsed = parse_data(result.datums)
-    if parsed.ok:
-        return parsed.datums, problems
+    try:
+        parsed = parse_data(result.datums)
+        if parsed.ok:
+            return parsed.datums, problems
+    except Exception:  # a datum the model chokes on: found one by one below
+        pass
     datums: list[Datum] = []
     for raw in result.datums:
-        one = parse_data([raw])
+        origin = raw.get("origin") if isinstance(raw, dict) else None
+        rid = origin.get("id") if isinstance(origin, dict) else None
+        try:
+            one = parse_data([raw])
+        except Exception as error:
+            problems.append(Problem(str(raw.get("type")), rid, f"not a valid datum ({type(error).__name__})"))
+            continue
         if one.ok:
             datums.extend(one.datums)
             continue
-        origin = raw.get("origin") if isinstance(raw, dict) else None
-        rid = origin.get("id") if isinstance(origin, dict) else None
         reason = "; ".join(f"{err.pointer}: {err.detail}" for err in one.errors[:3])
         problems.append(Problem(str(raw.get("type")), rid, f"not a valid datum: {reason}"))
     return datums, problems
