@@ -51,8 +51,10 @@ from inlet.db.schema import data_sources, device_data, partner_payloads, provide
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
 from inlet.model.timeutil import from_micros, to_micros
+from inlet.partners import lifecycle
 from inlet.partners.contract import MappingResult, Partner, Problem
-from inlet.partners.service import CONNECTED, ERROR
+from inlet.partners.lifecycle import RunFence, SyncState
+from inlet.partners.service import CONNECTED
 from inlet.sync import metrics
 from inlet.sync.budget import BudgetGate
 from inlet.sync.fetch import (
@@ -101,7 +103,7 @@ class SourceView:
     state: str
     session_id: str | None
     data_set_id: str | None
-    sync_state: dict[str, Any]
+    sync_state: SyncState
     token: str | None = field(default=None, repr=False)  # the session's ciphertext
 
 
@@ -262,7 +264,7 @@ class SyncRunner:
         ctx = FetchContext(
             partner=partner,
             now=run.started,
-            state=dict(source.sync_state.get("streams") or {}),
+            state=dict(source.sync_state.streams),
             api=lambda path, params=None: self._call(partner, holder, stats, path, params),
             deadline=deadline,
         )
@@ -341,8 +343,7 @@ class SyncRunner:
         self, partner: Partner, lease: Lease, source: SourceView, batch: Batch, stats: RunStats, now: int
     ) -> None:
         if batch.body is None and not batch.result.datums and not batch.result.deleted:
-            streams = {**(source.sync_state.get("streams") or {}), **batch.state}
-            source.sync_state = {**source.sync_state, "streams": streams}
+            source.sync_state.streams.update(batch.state)  # saved with the run's outcome
             return
         datums, problems = _parse(batch.result)
         try:
@@ -462,19 +463,13 @@ class SyncRunner:
                     body=batch.body,
                 )
             )
-            streams = dict(source.sync_state.get("streams") or {})
-            streams.update(batch.state)
-            counters = dict(source.sync_state.get("counters") or {})
-            for key, value in (
-                ("records", stored - replaced),
-                ("updated", replaced),
-                ("skipped", len(skipped)),
-                ("deleted", deleted),
-            ):
-                counters[key] = counters.get(key, 0) + value
-            values: dict[str, Any] = {
-                "sync_state": {**source.sync_state, "streams": streams, "counters": counters}
-            }
+            state = replace(
+                source.sync_state,
+                streams={**source.sync_state.streams, **batch.state},
+                counters=dict(source.sync_state.counters),
+            )
+            state.count(records=stored - replaced, updated=replaced, skipped=len(skipped), deleted=deleted)
+            values: dict[str, Any] = {"sync_state": state.dump()}
             times = [to_micros(d.time) for d in datums]
             if stored or deleted:
                 values["last_import_time"] = now
@@ -489,7 +484,7 @@ class SyncRunner:
                 values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
                 values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
             conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(**values))
-        source.sync_state = values["sync_state"]  # only once committed
+        source.sync_state = state  # only once committed
         return stored, replaced, unchanged, deleted, skipped
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView, now: int) -> DataSet:
@@ -528,27 +523,38 @@ class SyncRunner:
         failure: AuthFailed,
         clock: Callable[[], int],
     ) -> RunResult:
-        failures = int(source.sync_state.get("authFailures") or 0) + 1
-        source.sync_state = {**source.sync_state, "authFailures": failures}
+        source.sync_state.auth_failures += 1
+        failures = source.sync_state.auth_failures
         final = failure.final or failures >= AUTH_FAILURES_TO_ERROR
         if not final:
             return RunResult("failure", error=failure.error())
         error = failure.error()
         if not failure.final:
             error["detail"] = f"{failure.detail} ({failures} runs in a row)"
+        return self._to_error(partner, lease, source, error, clock)
+
+    def _to_error(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        error: dict[str, Any],
+        clock: Callable[[], int],
+    ) -> RunResult:
+        """The source -> ``error`` (fenced by this run's lease and session: a run that outlived a
+        reconnect changes nothing) and the people told, once; the task parks until a reconnect."""
+        assert source.session_id is not None
+        fence = RunFence(lease.task_id, lease.owner, lease.generation)
         with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(data_sources)
-                .where(data_sources.c.id == source.id, data_sources.c.state == CONNECTED)
-                .values(
-                    state=ERROR,
-                    error=error,
-                    modified_time=clock(),
-                    revision=data_sources.c.revision + 1,
-                )
-            )
-            if changed.rowcount == 1:
+            changed = lifecycle.fail(conn, source.id, source.session_id, error, clock(), fence)
+            if changed:
                 _tell_people(conn, self.services, partner, source.user_id, error)
+        if not changed:
+            log.info(
+                "sync run: the source changed meanwhile; its failure is not recorded on it",
+                extra={"task": lease.task_id, "partner": partner.slug, "failure": error["code"]},
+            )
+            return RunResult("failure", error=error)
         log.warning(
             "data source in error",
             extra={"task": lease.task_id, "partner": partner.slug, "failure": error["code"]},
@@ -560,12 +566,11 @@ class SyncRunner:
     ) -> RunResult:
         """The run's outcome with its last writes (counters, stream state, the payload purge now and
         then), which the worker performs in the completion's transaction."""
-        counters = dict(source.sync_state.get("counters") or {})
-        counters["runs"] = counters.get("runs", 0) + 1
-        counters["calls"] = counters.get("calls", 0) + stats.calls
-        state = {**source.sync_state, "counters": counters}
+        source.sync_state.count(runs=1, calls=stats.calls)
         if result.outcome == "success":
-            state["authFailures"] = 0
+            source.sync_state.auth_failures = 0
+            source.sync_state.internal_failures = 0
+        state = source.sync_state.dump()
         purge = self.raw_retention_days > 0 and self.rng.random() < PURGE_SHARE
         cutoff = clock() - self.raw_retention_days * 86_400 * _US
 
@@ -594,7 +599,7 @@ class SyncRunner:
             row.state,
             row.session_id,
             row.data_set_id,
-            dict(row.sync_state or {}),
+            SyncState.load(row.sync_state),
             row.token,
         )
 
