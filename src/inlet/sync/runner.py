@@ -68,12 +68,16 @@ from inlet.sync.fetch import (
     Transient,
 )
 from inlet.sync.leases import Lease
+from inlet.sync.policy import backoff_delay
 from inlet.sync.tokens import TokenKeeper, Tokens
-from inlet.sync.worker import RunResult, TaskRun
+from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
 
 log = logging.getLogger("inlet.sync")
 _US = 1_000_000
 AUTH_FAILURES_TO_ERROR = 4
+INTERNAL_FAILURES_TO_ERROR = 4
+# The database itself failing (a restart, a lost connection): not the source's fault, not counted.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
 RESUME_AFTER = timedelta(minutes=1)
@@ -222,6 +226,18 @@ class SyncRunner:
         except LeaseLost:
             result = RunResult("failure", error={"code": "lease-lost", "detail": "the lease was reclaimed"})
             outcome = "lease-lost"
+        except DATABASE_DOWN as failure:
+            # The database itself (restarting, unreachable): nobody's fault here, retried soon.
+            log.warning(
+                "sync run: the database is unavailable",
+                extra={"task": lease.task_id, "partner": partner.slug, "error": type(failure).__name__},
+            )
+            detail = f"the database was unavailable ({type(failure).__name__})"
+            result = RunResult("failure", error={"code": "database-unavailable", "detail": detail})
+            outcome = "database-unavailable"
+        except Exception as failure:  # anything unforeseen: recorded, counted, never a silent stop
+            result = self._internal(partner, lease, source, failure, clock)
+            outcome = "internal"
         metrics.RUNS.labels(partner.slug, outcome).inc()
         metrics.RUN_SECONDS.labels(partner.slug).observe(time.monotonic() - started)
         if outcome != "lease-lost":
@@ -533,6 +549,38 @@ class SyncRunner:
             error["detail"] = f"{failure.detail} ({failures} runs in a row)"
         return self._to_error(partner, lease, source, error, clock)
 
+    def _internal(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        failure: Exception,
+        clock: Callable[[], int],
+    ) -> RunResult:
+        """An unforeseen failure: logged with its class and where it was raised (never its message,
+        which may quote a value), backed off at most :data:`INTERNAL_BACKOFF_CAP`; the fourth in a row
+        puts the source in ``error`` and tells the person, as a revoked grant does."""
+        log.error(
+            "sync run failed internally",
+            extra={
+                "task": lease.task_id,
+                "partner": partner.slug,
+                "error": type(failure).__name__,
+                "where": where(failure),
+            },
+        )
+        source.sync_state.internal_failures += 1
+        failures = source.sync_state.internal_failures
+        error = {
+            "code": "internal",
+            "title": "Inlet could not sync this account",
+            "detail": f"an internal error ({type(failure).__name__}) stopped {failures} run(s) in a row",
+        }
+        if failures >= INTERNAL_FAILURES_TO_ERROR:
+            return self._to_error(partner, lease, source, error, clock)
+        delay = backoff_delay(failures, self.rng, cap=INTERNAL_BACKOFF_CAP)
+        return RunResult("failure", error=error, next_run_time=from_micros(clock()) + delay)
+
     def _to_error(
         self,
         partner: Partner,
@@ -548,7 +596,7 @@ class SyncRunner:
         with self.engine.begin() as conn:
             changed = lifecycle.fail(conn, source.id, source.session_id, error, clock(), fence)
             if changed:
-                _tell_people(conn, self.services, partner, source.user_id, error)
+                tell_people(conn, self.services, partner, source.user_id, error)
         if not changed:
             log.info(
                 "sync run: the source changed meanwhile; its failure is not recorded on it",
@@ -753,7 +801,7 @@ def _addresses(conn: Connection, services: Any, user_id: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _tell_people(
+def tell_people(
     conn: Connection, services: Any, partner: Partner, user_id: str, error: dict[str, Any]
 ) -> None:
     """Email the person and their clinics that the connection stopped and how to fix it."""

@@ -63,6 +63,11 @@ def housekeeping_once(services: Any) -> None:
         reminded = send_connection_reminders(conn, services, now_utc())
     if reminded:
         log.info("sent %d connection reminder(s)", reminded)
+    from inlet.sync.stall import mark_stalled
+
+    stalled = mark_stalled(services)
+    if stalled:
+        log.warning("%d data source(s) stalled: moved to error, people told", stalled)
     if services.notifier.smtp is not None:
         services.notifier.deliver_pending(services.engine)
 

@@ -18,6 +18,7 @@ import secrets
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from inlet.partners.service import PARKED  # a task waiting for a reconnect (con
 from inlet.sync import leases
 from inlet.sync.leases import DbClock, Lease
 from inlet.sync.policy import (
+    BACKOFF_CAP,
     DEFAULT_CALLS_PER_RUN,
     backoff_delay,
     effective_interval,
@@ -45,6 +47,15 @@ Outcome = Literal["success", "failure", "skipped"]
 UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
 POPULATION_TTL_SECONDS = 60.0
 CALLS_WEIGHT = 0.05  # each run's weight in the calls-per-run estimate
+# Failures of Inlet itself (or its database) back off at most an hour: nothing to wait out at a partner.
+INTERNAL_BACKOFF_CAP = timedelta(hours=1)
+SHORT_BACKOFF = frozenset({"internal", "database-unavailable"})
+
+
+def where(exc: BaseException) -> str:
+    """``file.py:line`` where ``exc`` was raised: enough to find a bug, with no value in it."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
 
 
 @dataclass(frozen=True)
@@ -224,7 +235,9 @@ class Worker:
         if result.next_run_time is not None:
             when = result.next_run_time
         elif result.outcome == "failure":
-            when = now + backoff_delay(lease.failure_count + 1, self.rng)
+            code = (result.error or {}).get("code")
+            cap = INTERNAL_BACKOFF_CAP if code in SHORT_BACKOFF else BACKOFF_CAP
+            when = now + backoff_delay(lease.failure_count + 1, self.rng, cap=cap)
         else:
             interval = effective_interval(
                 policy, self._population(conn, partner.slug), self.calls_per_run_of(partner.slug)
@@ -312,7 +325,10 @@ class Worker:
                 "failure", error={"code": "lease-lost", "detail": "the lease was lost mid-run"}
             )
         except Exception as exc:  # a bug in a runner must not kill the worker
-            log.exception("sync task %s: the run raised", run.lease.task_id)
+            # the class and where, never the message (a database error quotes its parameters)
+            log.error(
+                "sync task %s: the run raised %s at %s", run.lease.task_id, type(exc).__name__, where(exc)
+            )
             result = RunResult("failure", error={"code": "internal", "detail": type(exc).__name__})
         finally:
             heartbeat.cancel()
