@@ -67,7 +67,7 @@ from inlet.sync.fetch import (
     RateLimited,
     Transient,
 )
-from inlet.sync.leases import Lease
+from inlet.sync.leases import DbClock, Lease, db_now
 from inlet.sync.policy import backoff_delay
 from inlet.sync.tokens import TokenKeeper, Tokens
 from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
@@ -136,6 +136,7 @@ class SyncRunner:
     rng: random.Random = field(default_factory=random.Random)
     adapter_for: Callable[[Partner], Adapter] = partner_adapter
     http_timeout: float = 15.0
+    db_clock: DbClock = db_now  # the database's time: budget windows and the breaker are judged on it
     _http: httpx2.Client | None = field(default=None, init=False, repr=False)
     _gate: BudgetGate | None = field(default=None, init=False, repr=False)
     threads: int = 8
@@ -161,7 +162,7 @@ class SyncRunner:
     def gate(self) -> BudgetGate:
         with self._lock:
             if self._gate is None:
-                self._gate = BudgetGate(self.engine, lambda: int(time.time() * _US))
+                self._gate = BudgetGate(self.engine, lambda: int(time.time() * _US), self.db_clock)
             return self._gate
 
     def close(self) -> None:
@@ -213,7 +214,8 @@ class SyncRunner:
             result = self._auth_failed(partner, lease, source, failure, clock)
             outcome = failure.code
         except RateLimited as failure:
-            until = run.started + timedelta(seconds=max(1.0, failure.retry_after))
+            # from the moment the partner answered (late in a long run, its start is long past)
+            until = from_micros(clock()) + timedelta(seconds=max(1.0, failure.retry_after))
             self.gate.trip(partner.slug, to_micros(until), failure.detail)
             result = RunResult("failure", error=failure.error(), next_run_time=self._jitter(until))
             outcome = failure.code

@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 
 from inlet.model.timeutil import now_utc
+from inlet.sync.leases import db_now
 from inlet.sync.runner import SyncRunner
 from inlet.sync.worker import Worker, default_owner
 
@@ -41,6 +42,7 @@ def build_worker(
         raw_retention_days=settings.raw_retention_days,
         http_timeout=options.pop("http_timeout", 15.0),
         threads=concurrency + 1,
+        db_clock=options.get("clock", db_now),
     )
     worker = Worker(
         services.engine,
