@@ -68,7 +68,7 @@ from inlet.sync.fetch import (
     Transient,
 )
 from inlet.sync.leases import DbClock, Lease, db_now
-from inlet.sync.policy import backoff_delay
+from inlet.sync.policy import backoff_delay, in_blackout
 from inlet.sync.tokens import TokenKeeper, Tokens
 from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
 
@@ -88,6 +88,11 @@ _DOC_STORAGE_KEYS = ("id", "uploadId")
 
 class LeaseLost(Exception):
     """The task's lease was reclaimed by another worker: this run must not write anything more."""
+
+
+class InBlackout(Exception):
+    """The partner's blackout window began during the run: it stops before the next partner call,
+    keeps what it stored, and is rescheduled after the window."""
 
 
 @dataclass
@@ -228,6 +233,10 @@ class SyncRunner:
         except LeaseLost:
             result = RunResult("failure", error={"code": "lease-lost", "detail": "the lease was reclaimed"})
             outcome = "lease-lost"
+        except InBlackout:
+            log.info("sync run stopped: the partner's blackout window began", extra={"task": lease.task_id})
+            result = RunResult("skipped", next_run_time=from_micros(clock()))  # moved past the window
+            outcome = "blackout"
         except DATABASE_DOWN as failure:
             # The database itself (restarting, unreachable): nobody's fault here, retried soon.
             log.warning(
@@ -275,9 +284,10 @@ class SyncRunner:
         assert source.session_id is not None
         assert source.token is not None
         tokens = self.tokens.decrypt(source.session_id, source.token)
+        holder = _TokenHolder(tokens, clock, run.lost)
         if tokens.expired(clock() / _US):
-            tokens = self.tokens.refresh(partner, tokens, clock)
-        holder = _TokenHolder(tokens, clock)
+            self._may_call(partner, holder)
+            holder.tokens = self.tokens.refresh(partner, tokens, clock)
         deadline = time.monotonic() + self.time_budget.total_seconds()
         ctx = FetchContext(
             partner=partner,
@@ -305,6 +315,7 @@ class SyncRunner:
         path: str,
         params: Mapping[str, str] | None,
     ) -> Any:
+        self._may_call(partner, holder)
         refused = self.gate.take(partner.slug, partner.policy.requests_per_hour)
         if refused is not None:
             until = from_micros(refused.until)
@@ -338,6 +349,7 @@ class SyncRunner:
             metrics.PARTNER_CALLS.labels(partner.slug, kind, str(status)).inc()
             if status in (401, 403):
                 if attempt == 1:
+                    self._may_call(partner, holder)
                     holder.tokens = self.tokens.refresh(partner, holder.tokens, holder.clock)
                     continue
                 raise AuthFailed(
@@ -354,6 +366,14 @@ class SyncRunner:
                 raise Transient(f"the partner's {kind} response is not a JSON object")
             return parsed
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _may_call(partner: Partner, holder: _TokenHolder) -> None:
+        """Before every partner request (data or token): the lease still ours, and no blackout."""
+        if holder.lost.is_set():
+            raise LeaseLost
+        if partner.policy.blackouts and in_blackout(from_micros(holder.clock()), partner.policy.blackouts):
+            raise InBlackout
 
     # ---- storing a batch ----------------------------------------------------------------------------
 
@@ -656,8 +676,11 @@ class SyncRunner:
 
 @dataclass
 class _TokenHolder:
+    """A run's calling context: its current tokens, its clock, and whether its lease was lost."""
+
     tokens: Tokens
     clock: Callable[[], int]
+    lost: threading.Event
 
 
 def _retry_after(response: httpx2.Response) -> float:

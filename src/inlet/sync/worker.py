@@ -85,6 +85,9 @@ class TaskRun:
     started: datetime  # the database's time when the task was claimed
     engine: Engine
     _worker: Worker = field(repr=False)
+    # Set when the heartbeat finds the lease lost: the run's thread checks it before every partner
+    # call (cancelling the asyncio future alone would leave the thread calling the partner).
+    lost: threading.Event = field(default_factory=threading.Event, repr=False)
 
     async def renew(self) -> bool:
         renewed = await self._worker.renew(self.lease)
@@ -271,6 +274,7 @@ class Worker:
             await self.sleep(self.lease_seconds / 3)
             if not await run.renew():
                 log.warning("sync task %s: lease lost during the run; stopping it", run.lease.task_id)
+                run.lost.set()
                 lost.set()
                 work.cancel()
                 return
