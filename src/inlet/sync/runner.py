@@ -63,6 +63,7 @@ from inlet.sync.fetch import (
     Batch,
     BudgetExhausted,
     FetchContext,
+    Forbidden,
     OutOfTime,
     RateLimited,
     Transient,
@@ -103,6 +104,7 @@ class RunStats:
     unchanged: int = 0
     skipped: int = 0
     deleted: int = 0
+    forbidden: set[str] = field(default_factory=set)  # endpoints that answered 403 (streams skipped)
 
 
 @dataclass
@@ -218,6 +220,9 @@ class SyncRunner:
         except AuthFailed as failure:
             result = self._auth_failed(partner, lease, source, failure, clock)
             outcome = failure.code
+        except Forbidden as failure:  # the adapter's essential first request: as an auth failure
+            result = self._auth_failed(partner, lease, source, AuthFailed(failure.detail, final=False), clock)
+            outcome = "authentication"
         except RateLimited as failure:
             # from the moment the partner answered (late in a long run, its start is long past)
             until = from_micros(clock()) + timedelta(seconds=max(1.0, failure.retry_after))
@@ -265,6 +270,7 @@ class SyncRunner:
                 "unchanged": stats.unchanged,
                 "skipped": stats.skipped,
                 "deleted": stats.deleted,
+                "forbidden": sorted(stats.forbidden),
             },
         )
         return result
@@ -347,7 +353,11 @@ class SyncRunner:
                 metrics.PARTNER_LATENCY.labels(partner.slug).observe(time.monotonic() - began)
             status = response.status_code
             metrics.PARTNER_CALLS.labels(partner.slug, kind, str(status)).inc()
-            if status in (401, 403):
+            if status == 403:
+                # A scope the grant lacks on this endpoint: a new token would not change that.
+                stats.forbidden.add(kind)
+                raise Forbidden(f"the partner answered HTTP 403 to {kind}", kind)
+            if status == 401:
                 if attempt == 1:
                     self._may_call(partner, holder)
                     holder.tokens = self.tokens.refresh(partner, holder.tokens, holder.clock)

@@ -22,6 +22,7 @@ stored window).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ import orjson
 from inlet.model.timeutil import format_utc, parse_partner_time
 from inlet.partners.contract import MappingResult, Partner
 from inlet.partners.dexcom.mapping import map_records
-from inlet.sync.fetch import Batch, FetchContext, Transient, windows
+from inlet.sync.fetch import Batch, FetchContext, Forbidden, Transient, windows
 
 BASE = "/v3/users/self"
 RANGE_STREAMS = {"calibrations": "calibration", "egvs": "egv", "events": "event"}
@@ -102,6 +103,7 @@ class Sync:
         ranges = {name: r for name in RANGE_STREAMS if (r := _range(data_range, name)) is not None}
         history = ctx.history_start
         new_egvs = False
+        forbidden = False
         transmitters: set[str] = set()
         for stream, kind in RANGE_STREAMS.items():
             if stream not in ranges:
@@ -110,15 +112,20 @@ class Sync:
             mark = instant(state.get(stream))
             begin = first if mark is None else min(mark - OVERLAP, first) if incremental else mark - OVERLAP
             begin = max(begin, history)
-            for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
-                if stream == "egvs" and batch.records:
-                    new_egvs = True
-                    transmitters.update(
-                        r["transmitterId"]
-                        for r in batch.body["records"]
-                        if isinstance(r, Mapping) and isinstance(r.get("transmitterId"), str)
-                    )
-                yield batch
+            try:
+                for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
+                    if stream == "egvs" and batch.records:
+                        new_egvs = True
+                        transmitters.update(
+                            r["transmitterId"]
+                            for r in batch.body["records"]
+                            if isinstance(r, Mapping) and isinstance(r.get("transmitterId"), str)
+                        )
+                    yield batch
+            except Forbidden:
+                # this stream only (a scope the grant lacks); its watermark stays, and lastSyncTime
+                # does not move (so a later grant of the scope still finds all its history)
+                forbidden = True
 
         aux_time = instant(state.get("auxTime"))
         daily = aux_time is None or ctx.now - aux_time >= AUX_EVERY
@@ -137,11 +144,15 @@ class Sync:
                 begin = min(first for first, _ in ranges.values())
             else:
                 begin = history
-            yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
+            with contextlib.suppress(Forbidden):
+                yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
         if daily or new_transmitter:
-            yield self._devices(ctx, known, upper)
+            with contextlib.suppress(Forbidden):
+                yield self._devices(ctx, known, upper)
         # Everything uploaded before this run started is now stored: next time ask only for later
         # uploads (a margin for the partner's clock; what it re-reports is dropped as unchanged).
+        if forbidden:
+            return
         yield Batch(
             "dataRange", MappingResult(), None, 0, {"lastSyncTime": format_utc(ctx.now - SYNC_MARGIN)}
         )
