@@ -81,12 +81,15 @@ def create_app(
     settings = settings or (services.settings if services else load_settings())
     services = services or create_services(settings, engine)
     built = services
+    from inlet.sync.service import WorkerStatus
+
+    worker_status = WorkerStatus()  # GET /status: this process's worker
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         from inlet.sync.service import running_worker
 
-        async with running_worker(built, **(worker_options or {})):
+        async with running_worker(built, status=worker_status, **(worker_options or {})):
             yield
 
     app = FastAPI(
@@ -96,17 +99,27 @@ def create_app(
         lifespan=lifespan if worker else None,
     )
     app.state.services = services
+    app.state.worker_status = worker_status
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     from inlet.accounts import access_routes, clinic_routes, routes
-    from inlet.api import info
+    from inlet.api import info, status
     from inlet.data import read_routes
     from inlet.data import routes as data_routes
     from inlet.partners import routes as partner_routes
     from inlet.web import routes as web_routes
 
-    for module in (info, routes, access_routes, clinic_routes, data_routes, read_routes, partner_routes):
+    for module in (
+        info,
+        status,
+        routes,
+        access_routes,
+        clinic_routes,
+        data_routes,
+        read_routes,
+        partner_routes,
+    ):
         app.include_router(module.router)
     web_routes.install(app)  # the web pages (not in the OpenAPI document) and /static
     return app

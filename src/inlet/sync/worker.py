@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine
@@ -162,6 +162,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
+        self.last_completed: datetime | None = None  # when this worker last completed a run (GET /status)
         self._counts: dict[str, tuple[int, float]] = {}  # slug -> (task count, valid until monotonic)
         self._calls: dict[str, float] = {}  # slug -> mean partner requests per run (observed)
         self._lock = threading.Lock()
@@ -269,10 +270,24 @@ class Worker:
         return await asyncio.to_thread(self._renew, lease)
 
     async def _heartbeat(self, run: TaskRun, work: asyncio.Future[RunResult], lost: asyncio.Event) -> None:
-        """Renew the lease every third of its length; cancel the run when the lease is lost."""
+        """Renew the lease every third of its length; cancel the run when the lease is lost. A renewal
+        that fails (the database unreachable) is logged and retried at the next beat; once the lease
+        has surely expired without one, the run is stopped as if it were lost."""
+        renewed_at = time.monotonic()
         while True:
             await self.sleep(self.lease_seconds / 3)
-            if not await run.renew():
+            try:
+                held = await run.renew()
+            except Exception as exc:
+                log.warning(
+                    "sync task %s: the lease could not be renewed (%s)", run.lease.task_id, type(exc).__name__
+                )
+                if time.monotonic() - renewed_at < self.lease_seconds:
+                    continue
+                held = False
+            else:
+                renewed_at = time.monotonic()
+            if not held:
                 log.warning("sync task %s: lease lost during the run; stopping it", run.lease.task_id)
                 run.lost.set()
                 lost.set()
@@ -297,6 +312,7 @@ class Worker:
         if exclude is not None and (due_by is None or next_run > due_by):
             exclude.discard(lease.task_id)  # rescheduled past the pass: the exclusion list stays small
         stats = self.stats
+        self.last_completed = datetime.now(UTC)
         if not completed:
             stats.lost += 1
             log.warning("sync task %s: completion refused, the lease was reclaimed", lease.task_id)
