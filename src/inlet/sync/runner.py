@@ -625,10 +625,12 @@ class SyncRunner:
         reconnect changes nothing) and the people told, once; the task parks until a reconnect."""
         assert source.session_id is not None
         fence = RunFence(lease.task_id, lease.owner, lease.generation)
+        emails: list[int] = []
         with self.engine.begin() as conn:
             changed = lifecycle.fail(conn, source.id, source.session_id, error, clock(), fence)
             if changed:
-                tell_people(conn, self.services, partner, source.user_id, error)
+                emails = tell_people(conn, self.services, partner, source.user_id, error)
+        self.services.notifier.deliver(self.engine, emails)  # after the commit (transactional outbox)
         if not changed:
             log.info(
                 "sync run: the source changed meanwhile; its failure is not recorded on it",
@@ -838,8 +840,10 @@ def _addresses(conn: Connection, services: Any, user_id: str) -> list[str]:
 
 def tell_people(
     conn: Connection, services: Any, partner: Partner, user_id: str, error: dict[str, Any]
-) -> None:
-    """Email the person and their clinics that the connection stopped and how to fix it."""
+) -> list[int]:
+    """Write, in ``conn``'s transaction (the one deciding the error), one email per address (the
+    person, their clinics) saying the connection stopped and how to fix it; the caller delivers the
+    returned outbox ids after its commit (``notifier.deliver``), never inside the transaction."""
     link = f"{services.settings.public_base}/profile"
     name = partner.display_name
     subject = f"Your {name} connection to Inlet stopped"
@@ -850,8 +854,10 @@ def tell_people(
         f"profile and choose Reconnect next to {name}:\n\n{link}\n\n"
         f"Data already fetched stays in Inlet.\n"
     )
+    ids: list[int] = []
     for address in _addresses(conn, services, user_id):
         try:
-            services.notifier.send(conn, address, subject, body, link)
+            ids.append(services.notifier.record(conn, address, subject, body, link).id)
         except ValueError:
             log.warning("an address cannot be emailed", extra={"partner": partner.slug, "user": user_id})
+    return ids

@@ -45,6 +45,7 @@ def mark_stalled(services: Any, now: int | None = None) -> int:
     hours = float(services.settings.sync_stall_hours)
     s, t = data_sources.c, sync_tasks.c
     moved = 0
+    emails: list[int] = []
     with services.engine.begin() as conn:
         now = db_now(conn) if now is None else now
         cutoff = now - int(hours * 3600 * _US)
@@ -65,7 +66,8 @@ def mark_stalled(services: Any, now: int | None = None) -> int:
                 continue  # a partner no longer configured is not offered: nothing to reconnect to
             error = stall_error(hours, row.last_error)
             if lifecycle.fail(conn, row.id, row.provider_session_id, error, now):
-                tell_people(conn, services, partner, row.user_id, error)
+                emails += tell_people(conn, services, partner, row.user_id, error)
                 moved += 1
                 log.warning("data source stalled", extra={"partner": partner.slug, "source": row.id})
+    services.notifier.deliver(services.engine, emails)  # after the commit (transactional outbox)
     return moved
