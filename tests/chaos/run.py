@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from inlet.db.schema import data_sources, device_data, sync_tasks
 from inlet.model.parse import parse_data
@@ -262,13 +263,16 @@ def run_chaos(
             started_workers = workers
 
             def make_due() -> None:
-                with engine.begin() as conn:
-                    now = db_now(conn)
-                    conn.execute(
-                        update(sync_tasks)
-                        .where(sync_tasks.c.next_run_time < PARKED, sync_tasks.c.next_run_time > now)
-                        .values(next_run_time=now)
-                    )
+                try:
+                    with engine.begin() as conn:
+                        now = db_now(conn)
+                        conn.execute(
+                            update(sync_tasks)
+                            .where(sync_tasks.c.next_run_time < PARKED, sync_tasks.c.next_run_time > now)
+                            .values(next_run_time=now)
+                        )
+                except (OperationalError, InterfaceError):
+                    pass  # the database restarting: the next tick tries again
 
             def reconnect(person: Person, username: str | None = None) -> bool:
                 """The person connects again (a faulted token endpoint may refuse: they retry)."""
