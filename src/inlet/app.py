@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from inlet import __version__
 from inlet.accounts import access_routes, clinic_routes, routes
-from inlet.api import errors, info
+from inlet.api import errors, info, status
 from inlet.api.body import BodyLimit
 from inlet.data import read_routes
 from inlet.data import routes as data_routes
@@ -21,11 +21,12 @@ from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
 from inlet.settings import Settings, load_settings
-from inlet.sync.service import running_worker
+from inlet.sync.service import WorkerStatus, running_worker
 from inlet.web import routes as web_routes
 
 ROUTERS = (
     info,
+    status,
     routes,  # with the user routes (inlet.accounts.user_routes)
     access_routes,
     clinic_routes,
@@ -49,10 +50,11 @@ def create_app(
     settings = settings or (services.settings if services else load_settings())
     services = services or create_services(settings, engine)
     built = services
+    worker_status = WorkerStatus()  # GET /status: this process's worker
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running_worker(built, **(worker_options or {})):
+        async with running_worker(built, status=worker_status, **(worker_options or {})):
             yield
 
     app = FastAPI(
@@ -62,6 +64,7 @@ def create_app(
         lifespan=lifespan if worker else None,
     )
     app.state.services = services
+    app.state.worker_status = worker_status
     errors.install(app)
     data_routes.install_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

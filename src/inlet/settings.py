@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     sync_time_budget_seconds: float = Field(default=900.0, gt=0, description="the longest one sync run lasts")
     sync_lease_seconds: float = Field(default=300.0, gt=0, description="a sync task's lease")
+    sync_stall_hours: float = Field(
+        default=24.0, gt=0, description="a source with no successful run for this long goes to error"
+    )
     session_ttl_minutes: int = Field(default=60, gt=0, description="session token lifetime")
     password_hashing: str = Field(
         default="standard", pattern="^(standard|fast-insecure-for-tests)$", description="argon2 cost profile"

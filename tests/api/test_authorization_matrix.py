@@ -55,6 +55,7 @@ VIEW_OR_UPLOAD = (401, 403, 200, 200, 200, 200, 200, 403, 200)
 EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/time"): PUBLIC,
     ("GET", "/info"): PUBLIC,
+    ("GET", "/status"): PUBLIC,  # this process's health: no secrets, nothing about anyone
     ("GET", "/metrics"): (404,) * 9,  # only with INLET_METRICS_TOKEN, then its bearer (test_metrics.py)
     ("POST", "/auth/login"): (401, 200, 200, 200, 200, 200, 200, 200, 401),
     ("GET", "/auth/login"): SELF,  # refreshes a session token; the service secret is not one

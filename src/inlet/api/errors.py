@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -158,6 +159,29 @@ def install(app: FastAPI) -> None:
             "meta": {},
         }
         return json_response(envelope([error], request), exc.status_code, getattr(exc, "headers", None))
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        """The database is unreachable (restarting, a lost connection): a clear 503 that the client
+        may retry, logged by class only (a database error's text quotes its parameters). The pool
+        reconnects on the next request: the server needs no restart."""
+        import structlog
+
+        structlog.get_logger("inlet.api").warning(
+            "database unavailable", path=request.url.path, error=type(exc).__name__
+        )
+        if request.url.path.startswith("/data/"):
+            body = DataReadError(503, "database-unavailable", "the database is unavailable; retry").body
+            return json_response(body, 503, {"Retry-After": "5"})
+        error = {
+            "code": "database-unavailable",
+            "title": "the database is unavailable",
+            "detail": "the database is unavailable; retry shortly",
+            "status": "503",
+            "meta": {},
+        }
+        return json_response(envelope([error], request), 503, {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:

@@ -5,11 +5,13 @@ Every email gets an ``outbox`` row, written in the caller's transaction:
 - **No SMTP** (``INLET_SMTP_URL`` unset): the row stays queued (``sent_time`` NULL, ``attempts`` 0).
   ``inlet outbox`` prints it; that is how a self-hosted instance without mail (and the demo) hands
   links to people.
-- **SMTP**: the message is sent at once, while the caller's transaction is open. Accepted: the row gets
-  ``sent_time``. Refused, unreachable or timed out: the row stays queued with ``attempts`` and
-  ``last_error``, a warning is logged, and ``send`` returns normally, so a mail outage never fails the
-  request that wanted the email. If the caller's transaction later rolls back after a successful send,
-  the email has gone out and its row is gone: send last, just before commit.
+- **SMTP, the transactional outbox** (:meth:`Notifier.record` then :meth:`Notifier.deliver`): the row
+  is written in the transaction that decides the email; after it commits, ``deliver`` claims the row
+  in a short transaction, sends with no transaction open (an SMTP timeout never holds a database
+  lock) and records the outcome. Accepted: ``sent_time``. Refused, unreachable or timed out: the row
+  stays queued with ``attempts`` and ``last_error`` and a warning is logged. A rolled-back decision
+  sends nothing. (``send`` records and sends at once, inside the caller's transaction: kept for the
+  callers not yet moved to record-then-deliver.)
 - **Retry**: :meth:`Notifier.deliver_pending` sends queued rows again, oldest first, each in its own
   transaction, and stops trying a row after ``max_attempts`` attempts (it stays visible, with its
   error, in ``inlet outbox``). Rows queued while no SMTP server was configured are delivered too, once
@@ -53,6 +55,17 @@ DEFAULT_MAIL_FROM = "inlet@localhost"
 SMTP_TIMEOUT_SECONDS = 10.0
 MAX_ATTEMPTS = 10
 MAX_ERROR_CHARS = 1000
+IN_FLIGHT = "in flight until "  # last_error of a row a deliverer claimed (until: microseconds)
+
+
+def _in_flight(last_error: str | None, now: int) -> bool:
+    """Whether another deliverer is sending the row now (its claim has not expired)."""
+    if not last_error or not last_error.startswith(IN_FLIGHT):
+        return False
+    try:
+        return int(last_error[len(IN_FLIGHT) :]) > now
+    except ValueError:
+        return False
 
 
 class TextCipher(Protocol):
@@ -181,7 +194,17 @@ class Notifier:
         """Record the email in ``conn``'s transaction, and send it now when SMTP is configured.
 
         Never raises for a delivery failure (the email stays queued with its error); raises
-        ``ValueError`` for an address or subject that could inject headers."""
+        ``ValueError`` for an address or subject that could inject headers. Prefer :meth:`record`
+        then :meth:`deliver` after the commit (the transactional outbox): no SMTP inside a
+        transaction, and no email for a transaction that rolls back."""
+        email = self.record(conn, to, subject, body, link)
+        if self.smtp is None:
+            return email
+        return self._attempt(conn, self.smtp, email)
+
+    def record(self, conn: Connection, to: str, subject: str, body: str, link: str | None = None) -> Email:
+        """Write the email into the outbox in ``conn``'s transaction (the one that decided it), and
+        nothing else: :meth:`deliver` sends it after that transaction commits."""
         _header("recipient", to)
         _header("subject", subject)
         if "@" not in to:
@@ -207,8 +230,77 @@ class Notifier:
         email = Email(int(result.inserted_primary_key[0]), to, subject, body, link, created)
         if self.smtp is None:
             log.info("email queued in the outbox (no SMTP configured) to @%s: %s", _domain(to), subject)
-            return email
-        return self._attempt(conn, self.smtp, email)
+        return email
+
+    def deliver(self, engine: Engine, ids: list[int]) -> DeliveryReport:
+        """Send the committed outbox rows ``ids`` now, never inside a transaction: each row is claimed
+        in a short transaction (an attempt counted, marked in flight so no other deliverer sends it),
+        sent with no transaction open, and its outcome written in another. Nothing without SMTP (the
+        rows stay queued for ``inlet outbox``)."""
+        sent = failed = 0
+        if self.smtp is None:
+            return DeliveryReport()
+        for email_id in ids:
+            outcome = self._deliver_one(engine, self.smtp, email_id)
+            if outcome is True:
+                sent += 1
+            elif outcome is False:
+                failed += 1
+        return DeliveryReport(sent=sent, failed=failed)
+
+    def _deliver_one(self, engine: Engine, smtp: SmtpConfig, email_id: int) -> bool | None:
+        """``True`` sent, ``False`` failed (queued for retry), ``None`` not claimable (sent, given up,
+        or in flight at another deliverer)."""
+        now = self.now()
+        with engine.begin() as conn:
+            row = conn.execute(
+                select(outbox)
+                .where(
+                    outbox.c.id == email_id,
+                    outbox.c.sent_time.is_(None),
+                    outbox.c.attempts < self.max_attempts,
+                )
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None or _in_flight(row.last_error, now):
+                return None
+            try:
+                email = Email.from_row(row, self.cipher)
+            except SealedError as error:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == email_id)
+                    .values(attempts=row.attempts + 1, last_error=str(error))
+                )
+                log.warning("queued email %d cannot be decrypted with the token keys; not sent", email_id)
+                return False
+            until = now + int(self.timeout * 3 * 1_000_000)
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == email_id)
+                .values(attempts=email.attempts + 1, last_error=f"{IN_FLIGHT}{until}")
+            )
+        attempts = email.attempts + 1
+        try:
+            smtp.deliver(self.message(email), timeout=self.timeout, ssl_context=self.ssl_context)
+        except Exception as error:  # any failure to deliver keeps the email queued
+            reason = smtp.redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_CHARS]
+            with engine.begin() as conn:
+                conn.execute(update(outbox).where(outbox.c.id == email_id).values(last_error=reason))
+            log.warning(
+                "email to @%s not delivered (%s, attempt %d); queued for retry: %s",
+                _domain(email.to),
+                type(error).__name__,
+                attempts,
+                email.subject,
+            )
+            return False
+        with engine.begin() as conn:
+            conn.execute(
+                update(outbox).where(outbox.c.id == email_id).values(sent_time=self.now(), last_error=None)
+            )
+        log.info("email sent to @%s: %s", _domain(email.to), email.subject)
+        return True
 
     def message(self, email: Email) -> EmailMessage:
         """The MIME message for an outbox row; the Message-ID is stable across retries."""
@@ -254,7 +346,8 @@ class Notifier:
     # ---- retrying ------------------------------------------------------------------------------
 
     def deliver_pending(self, engine: Engine, *, limit: int = 100) -> DeliveryReport:
-        """Retry up to ``limit`` queued emails, oldest first, each in its own transaction.
+        """Retry up to ``limit`` queued emails, oldest first (:meth:`deliver`: SMTP outside any
+        transaction).
 
         Does nothing without SMTP. Skips rows that reached ``max_attempts`` and rows another deliverer
         holds (PostgreSQL ``SKIP LOCKED``)."""
@@ -267,33 +360,7 @@ class Notifier:
                     select(outbox.c.id).where(*retryable).order_by(outbox.c.id).limit(limit)
                 ).scalars()
             )
-        sent = failed = 0
-        for email_id in ids:
-            with engine.begin() as conn:
-                row = conn.execute(
-                    select(outbox)
-                    .where(outbox.c.id == email_id, *retryable)
-                    .with_for_update(skip_locked=True)
-                ).first()
-                if row is None:
-                    continue
-                try:
-                    email = Email.from_row(row, self.cipher)
-                except SealedError as error:
-                    conn.execute(
-                        update(outbox)
-                        .where(outbox.c.id == email_id)
-                        .values(attempts=row.attempts + 1, last_error=str(error))
-                    )
-                    log.warning("queued email %d cannot be decrypted with the token keys; not sent", email_id)
-                    failed += 1
-                    continue
-                result = self._attempt(conn, self.smtp, email)
-            if result.sent:
-                sent += 1
-            else:
-                failed += 1
-        return DeliveryReport(sent=sent, failed=failed)
+        return self.deliver(engine, ids)
 
 
 def queued(

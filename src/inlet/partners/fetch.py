@@ -12,6 +12,7 @@ Failure classes (exceptions an adapter lets through; the runner decides what the
 
 - :class:`AuthFailed` ``final``: the grant is gone (``invalid_grant`` on refresh): source ``error`` now;
   otherwise (401/403 with a freshly refreshed token): back off, ``error`` after a few runs;
+- :class:`Forbidden`: HTTP 403 on one endpoint; the adapter skips that stream this run;
 - :class:`RateLimited`: HTTP 429; the whole partner waits ``retry_after`` (a circuit breaker);
 - :class:`Transient`: 5xx, timeouts, network errors, a malformed whole response: back off, stay connected;
 - :class:`BudgetExhausted`: the partner's shared hourly budget is spent; try again when it renews;
@@ -78,6 +79,19 @@ class RateLimited(SyncFailure):
 class Transient(SyncFailure):
     code = "partner-unavailable"
     title = "the partner could not be reached or answered with an error"
+
+
+class Forbidden(SyncFailure):
+    """HTTP 403 on one endpoint (a scope the grant lacks): the adapter skips that stream for this
+    run (its watermark stays) and fetches the others; only when it is not caught (the adapter's
+    first, essential request) does it count as an authentication failure."""
+
+    code = "partner-forbidden"
+    title = "the partner refused one kind of data"
+
+    def __init__(self, detail: str, endpoint: str) -> None:
+        super().__init__(detail)
+        self.endpoint = endpoint
 
 
 class BudgetExhausted(SyncFailure):

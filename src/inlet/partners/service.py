@@ -396,7 +396,8 @@ class PartnerService:
         (created if needed) and make its sync task due now; the caller commits all of it at once.
 
         When the partner account differs from the one connected before (both ids known), the data
-        source's watermarks and data set are reset: the new account's history is its own."""
+        source's sync state (watermarks, counters) and data set are reset: the new account's history
+        is its own (:func:`inlet.partners.lifecycle.connect`)."""
         now = self.now()
         slug = partner.slug
         conn.execute(
@@ -436,24 +437,10 @@ class PartnerService:
                 )
             )
         else:
+            from inlet.partners import lifecycle  # the state's one owner (it imports this module)
+
             source_id = source.id
-            values: dict[str, Any] = {
-                "provider_session_id": session_id,
-                "state": CONNECTED,
-                "error": None,
-                "modified_time": now,
-                "revision": source.revision + 1,
-            }
-            if external_id is not None:
-                values["provider_external_id"] = external_id
-                if source.provider_external_id not in (None, external_id):
-                    values.update(
-                        data_set_id=None,
-                        earliest_data_time=None,
-                        latest_data_time=None,
-                        last_import_time=None,
-                    )
-            conn.execute(update(data_sources).where(data_sources.c.id == source_id).values(**values))
+            lifecycle.connect(conn, source, session_id, external_id, now)
         task = conn.execute(
             select(sync_tasks.c.id).where(sync_tasks.c.user_id == user_id, sync_tasks.c.provider_name == slug)
         ).first()
@@ -515,17 +502,9 @@ class PartnerService:
         )
         source = self.find_source(conn, user_id, slug)
         if source is not None and (source.state != DISCONNECTED or source.provider_session_id is not None):
-            conn.execute(
-                update(data_sources)
-                .where(data_sources.c.id == source.id)
-                .values(
-                    state=DISCONNECTED,
-                    provider_session_id=None,
-                    error=None,
-                    modified_time=self.now(),
-                    revision=source.revision + 1,
-                )
-            )
+            from inlet.partners import lifecycle  # the state's one owner (it imports this module)
+
+            lifecycle.disconnect(conn, source.id, self.now())
         return token
 
     def disconnect_and_revoke(self, engine: Engine, partner: Partner, user_id: str) -> None:

@@ -92,17 +92,24 @@ def trip(conn: Connection, slug: str, until: int, reason: str, now: int) -> None
 @dataclass
 class BudgetGate:
     """A worker's view of every partner's budget: reserves blocks from the database, spends them
-    locally (thread-safe: runs execute in worker threads). ``clock`` returns microseconds."""
+    locally (thread-safe: runs execute in worker threads). ``clock`` returns microseconds.
+
+    ``db_clock`` (the database's time, :func:`inlet.sync.leases.db_now`): the hour windows and the
+    breaker are judged on it, so workers whose own clocks disagree still share one window; between
+    round trips the local clock plus the offset last seen stands in for it. Without it, ``clock``
+    is taken as the database's time (tests)."""
 
     engine: Engine
     clock: Callable[[], int]
+    db_clock: Callable[[Connection], int] | None = None
+    _offset: int = 0
     _held: dict[str, tuple[int, int]] = field(default_factory=dict)  # slug -> (window_start, left)
     _blocked: dict[str, int] = field(default_factory=dict)  # slug -> blocked until, as last seen
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, slug: str, limit: int) -> Refusal | None:
         """One request's worth of budget, or why not."""
-        now = self.clock()
+        now = self.now()
         with self._lock:
             blocked = self._blocked.get(slug)
             if blocked is not None and blocked > now:
@@ -113,7 +120,9 @@ class BudgetGate:
                 self._held[slug] = (window, left - 1)
                 return None
         with self.engine.begin() as conn:
+            now = self._db_now(conn)
             granted = reserve(conn, slug, block_size(limit), limit, now)
+        window = now - now % HOUR_US
         with self._lock:
             if isinstance(granted, Refusal):
                 if granted.reason == "blocked":
@@ -124,9 +133,19 @@ class BudgetGate:
 
     def trip(self, slug: str, until: int, reason: str) -> None:
         """Open the partner's breaker for every worker, and drop the requests held here."""
-        now = self.clock()
         with self.engine.begin() as conn:
-            trip(conn, slug, until, reason, now)
+            trip(conn, slug, until, reason, self._db_now(conn))
         with self._lock:
             self._blocked[slug] = max(until, self._blocked.get(slug, 0))
             self._held.pop(slug, None)
+
+    def now(self) -> int:
+        """The database's time as this worker last saw it, moved on by the local clock."""
+        return self.clock() + self._offset
+
+    def _db_now(self, conn: Connection) -> int:
+        if self.db_clock is None:
+            return self.clock()
+        now = self.db_clock(conn)
+        self._offset = now - self.clock()
+        return now

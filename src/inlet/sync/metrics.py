@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from inlet.db.schema import data_sources, sync_tasks
 from inlet.sync.leases import db_now, oldest_due
+from inlet.sync.stall import STALL_CODES
 
 RUNS = Counter(
     "inlet_sync_runs",
@@ -83,6 +84,12 @@ class DatabaseCollector(Collector):
         sources = GaugeMetricFamily(
             "inlet_data_sources", "Data sources per partner and state", labels=["partner", "state"]
         )
+        stalled = GaugeMetricFamily(
+            "inlet_sources_stalled",
+            "Data sources in error because no sync succeeded for INLET_SYNC_STALL_HOURS or internal "
+            "failures repeated",
+            labels=["partner"],
+        )
         with self.engine.connect() as conn:
             now = db_now(conn)
             oldest = oldest_due(conn, now)
@@ -97,7 +104,14 @@ class DatabaseCollector(Collector):
                 )
             ):
                 sources.add_metric([name, state], count)
-        return [lag, tasks, sources]
+            s = data_sources.c
+            for name, count in conn.execute(
+                select(s.provider_name, func.count())
+                .where(s.state == "error", s.error["code"].as_string().in_(STALL_CODES))
+                .group_by(s.provider_name)
+            ):
+                stalled.add_metric([name], count)
+        return [lag, tasks, sources, stalled]
 
 
 class _ProcessCollector(Collector):

@@ -23,12 +23,15 @@ Logs name the task, the partner and the failure class, never a token or a health
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import json
 import logging
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
 
 from inlet import __version__
 from inlet.data import storage
@@ -46,6 +50,7 @@ from inlet.db.schema import data_sources, device_data, partner_payloads, provide
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
 from inlet.model.timeutil import US, from_micros, to_micros
+from inlet.partners import lifecycle
 from inlet.partners.contract import MappingResult, Partner, Problem
 from inlet.partners.fetch import (
     Adapter,
@@ -53,22 +58,28 @@ from inlet.partners.fetch import (
     Batch,
     BudgetExhausted,
     FetchContext,
+    Forbidden,
     OutOfTime,
     RateLimited,
     Transient,
 )
-from inlet.partners.states import CONNECTED, ERROR
+from inlet.partners.lifecycle import RunFence, SyncState
+from inlet.partners.states import CONNECTED
 from inlet.sync import metrics
 from inlet.sync.budget import BudgetGate
-from inlet.sync.leases import Lease
+from inlet.sync.leases import DbClock, Lease, db_now
+from inlet.sync.policy import backoff_delay, in_blackout
 from inlet.sync.tokens import TokenKeeper, Tokens
-from inlet.sync.worker import RunResult, TaskRun
+from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
 
 if TYPE_CHECKING:
     from inlet.services import Services
 
 log = logging.getLogger("inlet.sync")
 AUTH_FAILURES_TO_ERROR = 4
+INTERNAL_FAILURES_TO_ERROR = 4
+# The database itself failing (a restart, a lost connection): not the source's fault, not counted.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
 RESUME_AFTER = timedelta(minutes=1)
@@ -81,6 +92,11 @@ class LeaseLost(Exception):
     """The task's lease was reclaimed by another worker: this run must not write anything more."""
 
 
+class InBlackout(Exception):
+    """The partner's blackout window began during the run: it stops before the next partner call,
+    keeps what it stored, and is rescheduled after the window."""
+
+
 @dataclass
 class RunStats:
     calls: int = 0
@@ -89,6 +105,7 @@ class RunStats:
     unchanged: int = 0
     skipped: int = 0
     deleted: int = 0
+    forbidden: set[str] = field(default_factory=set)  # endpoints that answered 403 (streams skipped)
 
 
 @dataclass
@@ -98,7 +115,7 @@ class SourceView:
     state: str
     session_id: str | None
     data_set_id: str | None
-    sync_state: dict[str, Any]
+    sync_state: SyncState
     token: str | None = field(default=None, repr=False)  # the session's ciphertext
 
 
@@ -127,6 +144,7 @@ class SyncRunner:
     rng: random.Random = field(default_factory=random.Random)
     adapter_for: Callable[[Partner], Adapter] = partner_adapter
     http_timeout: float = 15.0
+    db_clock: DbClock = db_now  # the database's time: budget windows and the breaker are judged on it
     _http: httpx2.Client | None = field(default=None, init=False, repr=False)
     _gate: BudgetGate | None = field(default=None, init=False, repr=False)
     threads: int = 8
@@ -152,7 +170,7 @@ class SyncRunner:
     def gate(self) -> BudgetGate:
         with self._lock:
             if self._gate is None:
-                self._gate = BudgetGate(self.engine, lambda: int(time.time() * US))
+                self._gate = BudgetGate(self.engine, lambda: int(time.time() * US), self.db_clock)
             return self._gate
 
     def close(self) -> None:
@@ -203,8 +221,12 @@ class SyncRunner:
         except AuthFailed as failure:
             result = self._auth_failed(partner, lease, source, failure, clock)
             outcome = failure.code
+        except Forbidden as failure:  # the adapter's essential first request: as an auth failure
+            result = self._auth_failed(partner, lease, source, AuthFailed(failure.detail, final=False), clock)
+            outcome = "authentication"
         except RateLimited as failure:
-            until = run.started + timedelta(seconds=max(1.0, failure.retry_after))
+            # from the moment the partner answered (late in a long run, its start is long past)
+            until = from_micros(clock()) + timedelta(seconds=max(1.0, failure.retry_after))
             self.gate.trip(partner.slug, to_micros(until), failure.detail)
             result = RunResult("failure", error=failure.error(), next_run_time=self._jitter(until))
             outcome = failure.code
@@ -217,6 +239,22 @@ class SyncRunner:
         except LeaseLost:
             result = RunResult("failure", error={"code": "lease-lost", "detail": "the lease was reclaimed"})
             outcome = "lease-lost"
+        except InBlackout:
+            log.info("sync run stopped: the partner's blackout window began", extra={"task": lease.task_id})
+            result = RunResult("skipped", next_run_time=from_micros(clock()))  # moved past the window
+            outcome = "blackout"
+        except DATABASE_DOWN as failure:
+            # The database itself (restarting, unreachable): nobody's fault here, retried soon.
+            log.warning(
+                "sync run: the database is unavailable",
+                extra={"task": lease.task_id, "partner": partner.slug, "error": type(failure).__name__},
+            )
+            detail = f"the database was unavailable ({type(failure).__name__})"
+            result = RunResult("failure", error={"code": "database-unavailable", "detail": detail})
+            outcome = "database-unavailable"
+        except Exception as failure:  # anything unforeseen: recorded, counted, never a silent stop
+            result = self._internal(partner, lease, source, failure, clock)
+            outcome = "internal"
         metrics.RUNS.labels(partner.slug, outcome).inc()
         metrics.RUN_SECONDS.labels(partner.slug).observe(time.monotonic() - started)
         if outcome != "lease-lost":
@@ -233,6 +271,7 @@ class SyncRunner:
                 "unchanged": stats.unchanged,
                 "skipped": stats.skipped,
                 "deleted": stats.deleted,
+                "forbidden": sorted(stats.forbidden),
             },
         )
         return result
@@ -252,14 +291,15 @@ class SyncRunner:
         assert source.session_id is not None
         assert source.token is not None
         tokens = self.tokens.decrypt(source.session_id, source.token)
+        holder = _TokenHolder(tokens, clock, run.lost)
         if tokens.expired(clock() / US):
-            tokens = self.tokens.refresh(partner, tokens, clock)
-        holder = _TokenHolder(tokens, clock)
+            self._may_call(partner, holder)
+            holder.tokens = self.tokens.refresh(partner, tokens, clock)
         deadline = time.monotonic() + self.time_budget.total_seconds()
         ctx = FetchContext(
             partner=partner,
             now=run.started,
-            state=dict(source.sync_state.get("streams") or {}),
+            state=dict(source.sync_state.streams),
             api=lambda path, params=None: self._call(partner, holder, stats, path, params),
             deadline=deadline,
         )
@@ -282,6 +322,7 @@ class SyncRunner:
         path: str,
         params: Mapping[str, str] | None,
     ) -> Any:
+        self._may_call(partner, holder)
         refused = self.gate.take(partner.slug, partner.policy.requests_per_hour)
         if refused is not None:
             until = from_micros(refused.until)
@@ -313,8 +354,13 @@ class SyncRunner:
                 metrics.PARTNER_LATENCY.labels(partner.slug).observe(time.monotonic() - began)
             status = response.status_code
             metrics.PARTNER_CALLS.labels(partner.slug, kind, str(status)).inc()
-            if status in (401, 403):
+            if status == 403:
+                # A scope the grant lacks on this endpoint: a new token would not change that.
+                stats.forbidden.add(kind)
+                raise Forbidden(f"the partner answered HTTP 403 to {kind}", kind)
+            if status == 401:
                 if attempt == 1:
+                    self._may_call(partner, holder)
                     holder.tokens = self.tokens.refresh(partner, holder.tokens, holder.clock)
                     continue
                 raise AuthFailed(
@@ -324,14 +370,21 @@ class SyncRunner:
                 raise RateLimited(f"the partner answered 429 to {kind}", _retry_after(response))
             if status >= 400:
                 raise Transient(f"the partner answered HTTP {status} to {kind}")
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise Transient(f"the partner's {kind} response is not valid JSON") from None
+            parsed = _json(body)
+            if parsed is _INVALID:
+                raise Transient(f"the partner's {kind} response is not valid JSON")
             if not isinstance(parsed, dict):
                 raise Transient(f"the partner's {kind} response is not a JSON object")
             return parsed
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _may_call(partner: Partner, holder: _TokenHolder) -> None:
+        """Before every partner request (data or token): the lease still ours, and no blackout."""
+        if holder.lost.is_set():
+            raise LeaseLost
+        if partner.policy.blackouts and in_blackout(from_micros(holder.clock()), partner.policy.blackouts):
+            raise InBlackout
 
     # ---- storing a batch ----------------------------------------------------------------------------
 
@@ -339,67 +392,35 @@ class SyncRunner:
         self, partner: Partner, lease: Lease, source: SourceView, batch: Batch, stats: RunStats, now: int
     ) -> None:
         if batch.body is None and not batch.result.datums and not batch.result.deleted:
-            streams = {**(source.sync_state.get("streams") or {}), **batch.state}
-            source.sync_state = {**source.sync_state, "streams": streams}
+            source.sync_state.streams.update(batch.state)  # saved with the run's outcome
             return
         datums, problems = _parse(batch.result)
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # A batch lost in a crash loses its watermark with it, so it is simply fetched again:
-                # no need to wait for the WAL flush (durability of each commit buys nothing here).
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            _fence(conn, lease)
-            data_set = None
-            if datums or batch.result.deleted:
-                data_set = self._data_set(conn, partner, source, now)
-            stored = replaced = unchanged = deleted = 0
-            if data_set is not None and datums:
-                fresh = _changed(conn, data_set.id, datums)
-                unchanged = len(datums) - len(fresh)
-                if fresh:
-                    outcome = self.services.data.add_datums(conn, data_set, fresh)
-                    stored, replaced = outcome.stored, outcome.replaced
-            if data_set is not None and batch.result.deleted:
-                deleted = _tombstone(conn, data_set.id, batch.result.deleted, now)
-            skipped = [p for p in problems if p.skipped]
-            conn.execute(
-                insert(partner_payloads).values(
-                    data_source_id=source.id,
-                    user_id=source.user_id,
-                    provider_name=partner.slug,
-                    kind=batch.kind,
-                    fetched_time=now,
-                    record_count=batch.records,
-                    skipped=[{"recordId": p.record_id, "reason": p.reason} for p in skipped] or None,
-                    body=batch.body,
-                )
+        try:
+            counts = self._write(partner, lease, source, batch, datums, problems, now, None)
+        except UNSTORABLE as error:
+            # One record the database refuses must not hold back the others (nor the watermark):
+            # store the records one by one, skip (and count) the refused ones, then the batch itself.
+            log.warning(
+                "a batch was refused by the database; storing its records one by one",
+                extra={"task": lease.task_id, "partner": partner.slug, "error": type(error).__name__},
             )
-            streams = dict(source.sync_state.get("streams") or {})
-            streams.update(batch.state)
-            counters = dict(source.sync_state.get("counters") or {})
-            for key, value in (
-                ("records", stored - replaced),
-                ("updated", replaced),
-                ("skipped", len(skipped)),
-                ("deleted", deleted),
-            ):
-                counters[key] = counters.get(key, 0) + value
-            source.sync_state = {**source.sync_state, "streams": streams, "counters": counters}
-            values: dict[str, Any] = {"sync_state": source.sync_state}
-            times = [to_micros(d.time) for d in datums]
-            if stored or deleted:
-                values["last_import_time"] = now
-                values["modified_time"] = now
-            if times and stored:
-                first, last = min(times), max(times)
-                s = data_sources.c
-                # SQLite's two-argument min/max are scalar; PostgreSQL spells them least/greatest.
-                low, high = (
-                    (func.least, func.greatest) if conn.dialect.name == "postgresql" else (func.min, func.max)
-                )
-                values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
-                values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(**values))
+            kept: list[Datum] = []
+            added = [0, 0, 0]
+            for datum in datums:
+                try:
+                    one = self._add(partner, lease, source, [datum], now)
+                except UNSTORABLE as refused:
+                    origin = datum.doc.get("origin")
+                    rid = origin.get("id") if isinstance(origin, dict) else None
+                    reason = f"the database refused the record ({type(refused).__name__})"
+                    problems.append(Problem(datum.type, None if rid is None else str(rid), reason))
+                    continue
+                kept.append(datum)
+                added = [a + b for a, b in zip(added, one, strict=True)]
+            if len(datums) > 1 and not kept:
+                raise  # every record refused: not a record's fault (the run fails and says so)
+            counts = self._write(partner, lease, source, batch, kept, problems, now, tuple(added))
+        stored, replaced, unchanged, deleted, skipped = counts
         stats.stored += stored - replaced
         stats.replaced += replaced
         stats.unchanged += unchanged
@@ -422,6 +443,98 @@ class SyncRunner:
                     "field": problem.field,
                 },
             )
+
+    def _begin(self, lease: Lease) -> Any:
+        """A batch transaction: fenced by the lease, without waiting for the WAL flush on PostgreSQL
+        (a batch lost in a crash loses its watermark with it, so it is simply fetched again)."""
+
+        @contextlib.contextmanager
+        def transaction() -> Iterator[Connection]:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                _fence(conn, lease)
+                yield conn
+
+        return transaction()
+
+    def _add(
+        self, partner: Partner, lease: Lease, source: SourceView, datums: list[Datum], now: int
+    ) -> tuple[int, int, int]:
+        """Store ``datums`` alone (the one-by-one fallback): stored, replaced, unchanged."""
+        with self._begin(lease) as conn:
+            data_set = self._data_set(conn, partner, source, now)
+            fresh = _changed(conn, data_set.id, datums)
+            if not fresh:
+                return 0, 0, len(datums)
+            outcome = self.services.data.add_datums(conn, data_set, fresh)
+            return outcome.stored, outcome.replaced, len(datums) - len(fresh)
+
+    def _write(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        batch: Batch,
+        datums: list[Datum],
+        problems: list[Problem],
+        now: int,
+        added: tuple[int, ...] | None,
+    ) -> tuple[int, int, int, int, list[Problem]]:
+        """One batch in one transaction: the datums (unless ``added`` says they are already stored),
+        tombstones, the raw payload with the skipped records, counters, times and watermarks."""
+        with self._begin(lease) as conn:
+            data_set = None
+            if datums or batch.result.deleted:
+                data_set = self._data_set(conn, partner, source, now)
+            stored = replaced = unchanged = deleted = 0
+            if added is not None:
+                stored, replaced, unchanged = added
+            elif data_set is not None and datums:
+                fresh = _changed(conn, data_set.id, datums)
+                unchanged = len(datums) - len(fresh)
+                if fresh:
+                    outcome = self.services.data.add_datums(conn, data_set, fresh)
+                    stored, replaced = outcome.stored, outcome.replaced
+            if data_set is not None and batch.result.deleted:
+                deleted = _tombstone(conn, data_set.id, batch.result.deleted, now)
+            skipped = [p for p in problems if p.skipped]
+            conn.execute(
+                insert(partner_payloads).values(
+                    data_source_id=source.id,
+                    user_id=source.user_id,
+                    provider_name=partner.slug,
+                    kind=batch.kind,
+                    fetched_time=now,
+                    record_count=batch.records,
+                    skipped=storable([{"recordId": p.record_id, "reason": p.reason} for p in skipped])
+                    or None,
+                    body=batch.body,
+                )
+            )
+            state = replace(
+                source.sync_state,
+                streams={**source.sync_state.streams, **batch.state},
+                counters=dict(source.sync_state.counters),
+            )
+            state.count(records=stored - replaced, updated=replaced, skipped=len(skipped), deleted=deleted)
+            values: dict[str, Any] = {"sync_state": state.dump()}
+            times = [to_micros(d.time) for d in datums]
+            if stored or deleted:
+                values["last_import_time"] = now
+                values["modified_time"] = now
+            if times and stored:
+                first, last = min(times), max(times)
+                s = data_sources.c
+                # SQLite's two-argument min/max are scalar; PostgreSQL spells them least/greatest.
+                low, high = (
+                    (func.least, func.greatest) if conn.dialect.name == "postgresql" else (func.min, func.max)
+                )
+                values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
+                values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
+            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(**values))
+        source.sync_state = state  # only once committed
+        return stored, replaced, unchanged, deleted, skipped
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView, now: int) -> DataSet:
         """The source's one continuous data set, created on its first data."""
@@ -459,27 +572,72 @@ class SyncRunner:
         failure: AuthFailed,
         clock: Callable[[], int],
     ) -> RunResult:
-        failures = int(source.sync_state.get("authFailures") or 0) + 1
-        source.sync_state = {**source.sync_state, "authFailures": failures}
+        source.sync_state.auth_failures += 1
+        failures = source.sync_state.auth_failures
         final = failure.final or failures >= AUTH_FAILURES_TO_ERROR
         if not final:
             return RunResult("failure", error=failure.error())
         error = failure.error()
         if not failure.final:
             error["detail"] = f"{failure.detail} ({failures} runs in a row)"
+        return self._to_error(partner, lease, source, error, clock)
+
+    def _internal(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        failure: Exception,
+        clock: Callable[[], int],
+    ) -> RunResult:
+        """An unforeseen failure: logged with its class and where it was raised (never its message,
+        which may quote a value), backed off at most :data:`INTERNAL_BACKOFF_CAP`; the fourth in a row
+        puts the source in ``error`` and tells the person, as a revoked grant does."""
+        log.error(
+            "sync run failed internally",
+            extra={
+                "task": lease.task_id,
+                "partner": partner.slug,
+                "error": type(failure).__name__,
+                "where": where(failure),
+            },
+        )
+        source.sync_state.internal_failures += 1
+        failures = source.sync_state.internal_failures
+        error = {
+            "code": "internal",
+            "title": "Inlet could not sync this account",
+            "detail": f"an internal error ({type(failure).__name__}) stopped {failures} run(s) in a row",
+        }
+        if failures >= INTERNAL_FAILURES_TO_ERROR:
+            return self._to_error(partner, lease, source, error, clock)
+        delay = backoff_delay(failures, self.rng, cap=INTERNAL_BACKOFF_CAP)
+        return RunResult("failure", error=error, next_run_time=from_micros(clock()) + delay)
+
+    def _to_error(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        error: dict[str, Any],
+        clock: Callable[[], int],
+    ) -> RunResult:
+        """The source -> ``error`` (fenced by this run's lease and session: a run that outlived a
+        reconnect changes nothing) and the people told, once; the task parks until a reconnect."""
+        assert source.session_id is not None
+        fence = RunFence(lease.task_id, lease.owner, lease.generation)
+        emails: list[int] = []
         with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(data_sources)
-                .where(data_sources.c.id == source.id, data_sources.c.state == CONNECTED)
-                .values(
-                    state=ERROR,
-                    error=error,
-                    modified_time=clock(),
-                    revision=data_sources.c.revision + 1,
-                )
+            changed = lifecycle.fail(conn, source.id, source.session_id, error, clock(), fence)
+            if changed:
+                emails = tell_people(conn, self.services, partner, source.user_id, error)
+        self.services.notifier.deliver(self.engine, emails)  # after the commit (transactional outbox)
+        if not changed:
+            log.info(
+                "sync run: the source changed meanwhile; its failure is not recorded on it",
+                extra={"task": lease.task_id, "partner": partner.slug, "failure": error["code"]},
             )
-            if changed.rowcount == 1:
-                _tell_people(conn, self.services, partner, source.user_id, error)
+            return RunResult("failure", error=error)
         log.warning(
             "data source in error",
             extra={"task": lease.task_id, "partner": partner.slug, "failure": error["code"]},
@@ -491,12 +649,11 @@ class SyncRunner:
     ) -> RunResult:
         """The run's outcome with its last writes (counters, stream state, the payload purge now and
         then), which the worker performs in the completion's transaction."""
-        counters = dict(source.sync_state.get("counters") or {})
-        counters["runs"] = counters.get("runs", 0) + 1
-        counters["calls"] = counters.get("calls", 0) + stats.calls
-        state = {**source.sync_state, "counters": counters}
+        source.sync_state.count(runs=1, calls=stats.calls)
         if result.outcome == "success":
-            state["authFailures"] = 0
+            source.sync_state.auth_failures = 0
+            source.sync_state.internal_failures = 0
+        state = source.sync_state.dump()
         purge = self.raw_retention_days > 0 and self.rng.random() < PURGE_SHARE
         cutoff = clock() - self.raw_retention_days * 86_400 * US
 
@@ -525,15 +682,18 @@ class SyncRunner:
             row.state,
             row.session_id,
             row.data_set_id,
-            dict(row.sync_state or {}),
+            SyncState.load(row.sync_state),
             row.token,
         )
 
 
 @dataclass
 class _TokenHolder:
+    """A run's calling context: its current tokens, its clock, and whether its lease was lost."""
+
     tokens: Tokens
     clock: Callable[[], int]
+    lost: threading.Event
 
 
 def _retry_after(response: httpx2.Response) -> float:
@@ -542,6 +702,44 @@ def _retry_after(response: httpx2.Response) -> float:
         return max(1.0, float(value))
     except ValueError:
         return 60.0
+
+
+_INVALID = object()
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+# What a database refuses to store: PostgreSQL's text and JSONB hold no NUL, and no text holds a lone
+# surrogate. Any other refusal of one record is met by storing the batch's records one by one.
+UNSTORABLE = (sa_exc.DataError, sa_exc.IntegrityError, sa_exc.ProgrammingError, ValueError, UnicodeError)
+
+
+def _json(body: bytes) -> Any:
+    """A partner body as JSON, every string made storable (:func:`storable`); ``_INVALID`` when it
+    is not JSON. orjson refuses lone surrogates and invalid UTF-8, which the standard library's
+    parser reads (after replacing the bytes that are not UTF-8): such a body is not malformed, it
+    only holds characters to replace."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            parsed = json.loads(body.decode("utf-8", "replace"))
+        except ValueError:
+            return _INVALID
+        return storable(parsed)
+    if b"\\u0000" in body:
+        return storable(parsed)
+    return parsed
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate (in keys and strings) replaced by U+FFFD: what
+    PostgreSQL and SQLite can both store, decided before storage so one character never fails a
+    batch. Done only when a body holds such a character (the common body is returned as parsed)."""
+    if isinstance(value, str):
+        return _REFUSED.sub("\ufffd", value) if _REFUSED.search(value) else value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
 
 
 def _fence(conn: Connection, lease: Lease) -> None:
@@ -561,17 +759,24 @@ def _parse(result: MappingResult) -> tuple[list[Datum], list[Problem]]:
     problems = list(result.problems)
     if not result.datums:
         return [], problems
-    parsed = parse_data(result.datums)
-    if parsed.ok:
-        return parsed.datums, problems
+    try:
+        parsed = parse_data(result.datums)
+        if parsed.ok:
+            return parsed.datums, problems
+    except Exception:  # a datum the model chokes on: found one by one below
+        pass
     datums: list[Datum] = []
     for raw in result.datums:
-        one = parse_data([raw])
+        origin = raw.get("origin") if isinstance(raw, dict) else None
+        rid = origin.get("id") if isinstance(origin, dict) else None
+        try:
+            one = parse_data([raw])
+        except Exception as error:
+            problems.append(Problem(str(raw.get("type")), rid, f"not a valid datum ({type(error).__name__})"))
+            continue
         if one.ok:
             datums.extend(one.datums)
             continue
-        origin = raw.get("origin") if isinstance(raw, dict) else None
-        rid = origin.get("id") if isinstance(origin, dict) else None
         reason = "; ".join(f"{err.pointer}: {err.detail}" for err in one.errors[:3])
         problems.append(Problem(str(raw.get("type")), rid, f"not a valid datum: {reason}"))
     return datums, problems
@@ -614,10 +819,12 @@ def _tombstone(conn: Connection, data_set_id: str, origin_ids: list[str], now: i
     return int(result.rowcount or 0)
 
 
-def _tell_people(
+def tell_people(
     conn: Connection, services: Services, partner: Partner, user_id: str, error: dict[str, Any]
-) -> None:
-    """Email the person and their clinics that the connection stopped and how to fix it."""
+) -> list[int]:
+    """Write, in ``conn``'s transaction (the one deciding the error), one email per address (the
+    person, their clinics) saying the connection stopped and how to fix it; the caller delivers the
+    returned outbox ids after its commit (``notifier.deliver``), never inside the transaction."""
     link = f"{services.settings.public_base}/profile"
     name = partner.display_name
     subject = f"Your {name} connection to Inlet stopped"
@@ -628,8 +835,10 @@ def _tell_people(
         f"profile and choose Reconnect next to {name}:\n\n{link}\n\n"
         f"Data already fetched stays in Inlet.\n"
     )
+    ids: list[int] = []
     for address in services.contacts(conn, user_id):
         try:
-            services.notifier.send(conn, address, subject, body, link)
+            ids.append(services.notifier.record(conn, address, subject, body, link).id)
         except ValueError:
             log.warning("an address cannot be emailed", extra={"partner": partner.slug, "user": user_id})
+    return ids

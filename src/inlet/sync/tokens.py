@@ -7,7 +7,12 @@ when a used one is presented again). Two rules keep a grant alive:
    ``refresh_until``, taken by a compare-and-set that also checks the token is still the one it read);
    a worker that finds the lock held waits, then uses the token the holder stored;
 2. the new pair is stored (and committed) right after the partner answers, before any data call could
-   need it, so a crash can lose at most the one answer in flight.
+   need it, so a crash can lose at most the one answer in flight; it is stored even when the lock
+   expired meanwhile (at a partner that rotates refresh tokens it is the only valid pair);
+3. the lock outlasts the whole request: the request has an overall deadline
+   (:data:`REFRESH_DEADLINE_SECONDS`, enforced around the per-phase HTTP timeouts) shorter than the
+   lock; a request still running at its deadline fails the run as transient but is not abandoned:
+   when it answers, its pair is stored and the lock released.
 
 A failed refresh is classified: ``invalid_grant`` means the grant is gone (:class:`AuthFailed` final);
 an unauthorized client is an authentication failure that may heal (a secret being rotated); anything
@@ -17,9 +22,12 @@ else (5xx, timeouts, a malformed answer) is :class:`Transient`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
@@ -35,7 +43,8 @@ from inlet.partners.vault import VaultError
 
 log = logging.getLogger("inlet.sync")
 EXPIRY_MARGIN_SECONDS = 60  # refresh this long before the partner's stated expiry
-LOCK_SECONDS = 30.0
+LOCK_SECONDS = 60.0
+REFRESH_DEADLINE_SECONDS = 30.0  # the whole refresh request (the lock outlasts it)
 FINAL_ERRORS = frozenset({"invalid_grant"})
 AUTH_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 
@@ -65,6 +74,9 @@ class TokenKeeper:
     lock_seconds: float = LOCK_SECONDS
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    deadline_seconds: float = REFRESH_DEADLINE_SECONDS
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def decrypt(self, session_id: str, ciphertext: str) -> Tokens:
         try:
@@ -115,21 +127,53 @@ class TokenKeeper:
             self.sleep(0.2)
 
     def _release(self, session_id: str, token: dict[str, Any] | None, clock: Callable[[], int]) -> None:
+        """Store ``token`` (a pair the partner issued: always, even when the lock was lost meanwhile)
+        and release the lock if it is still ours."""
         t = provider_sessions.c
-        values: dict[str, Any] = {"refresh_owner": None, "refresh_until": None}
-        if token is not None:
-            expires_at = token.get("expires_at")
-            values.update(
-                token=self.partners.vault.encrypt_json(token),
-                expires_time=int(expires_at) * US if isinstance(expires_at, int) else None,
-                modified_time=clock(),
-            )
         with self.engine.begin() as conn:
+            if token is not None:
+                expires_at = token.get("expires_at")
+                conn.execute(
+                    update(provider_sessions)
+                    .where(t.id == session_id)
+                    .values(
+                        token=self.partners.vault.encrypt_json(token),
+                        expires_time=int(expires_at) * US if isinstance(expires_at, int) else None,
+                        modified_time=clock(),
+                    )
+                )
             conn.execute(
                 update(provider_sessions)
                 .where(t.id == session_id, t.refresh_owner == self.owner)
-                .values(**values)
+                .values(refresh_owner=None, refresh_until=None)
             )
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(4, thread_name_prefix="inlet-refresh")
+            return self._pool
+
+    def _request(self, partner: Partner, refresh_token: str) -> dict[str, Any]:
+        with self.partners.oauth_client(partner) as client:
+            answer = client.refresh_token(partner.oauth.token_url, refresh_token=refresh_token)
+        token: dict[str, Any] = self.partners.stored_token(answer)
+        token.setdefault("refresh_token", refresh_token)
+        return token
+
+    def _late(self, session_id: str, outcome: Future[dict[str, Any]], clock: Callable[[], int]) -> None:
+        """A request that answered after its deadline: its pair is kept all the same."""
+        try:
+            token = outcome.result()
+        except BaseException:
+            token = None
+        try:
+            self._release(session_id, token, clock)
+        except Exception as error:
+            log.error("a late token pair could not be stored (%s)", type(error).__name__)
+        if token is not None:
+            log.info("a token refresh answered after its deadline; its pair is stored")
 
     def refresh(self, partner: Partner, stale: Tokens, clock: Callable[[], int]) -> Tokens:
         """New tokens for ``stale`` (which the partner refused or which expired). ``clock``: the run's
@@ -141,10 +185,13 @@ class TokenKeeper:
         if not refresh_token:
             self._release(stale.session_id, None, clock)
             raise AuthFailed("the access token expired and the partner gave no refresh token", final=True)
+        outcome = self.pool.submit(self._request, partner, str(refresh_token))
         try:
-            with self.partners.oauth_client(partner) as client:
-                answer = client.refresh_token(partner.oauth.token_url, refresh_token=refresh_token)
-            token = self.partners.stored_token(answer)
+            token = outcome.result(timeout=self.deadline_seconds)
+        except FutureTimeout:
+            # Not abandoned: the lock stays ours, and the pair is stored when the partner answers.
+            outcome.add_done_callback(lambda done: self._late(stale.session_id, done, clock))
+            raise Transient("the token endpoint did not answer in time") from None
         except OAuthError as error:
             self._release(stale.session_id, None, clock)
             code = str(error.error or "")
@@ -159,7 +206,6 @@ class TokenKeeper:
         except BaseException:
             self._release(stale.session_id, None, clock)
             raise
-        token.setdefault("refresh_token", refresh_token)
         self._release(stale.session_id, token, clock)
         log.info("partner %s: token refreshed", partner.slug)
         with self.engine.connect() as conn:

@@ -18,9 +18,10 @@ import secrets
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine
@@ -32,6 +33,7 @@ from inlet.partners.states import PARKED  # a task waiting for a reconnect (conn
 from inlet.sync import leases
 from inlet.sync.leases import DbClock, Lease
 from inlet.sync.policy import (
+    BACKOFF_CAP,
     DEFAULT_CALLS_PER_RUN,
     backoff_delay,
     effective_interval,
@@ -45,6 +47,15 @@ Outcome = Literal["success", "failure", "skipped"]
 UNKNOWN_PARTNER_RETRY = timedelta(hours=1)
 POPULATION_TTL_SECONDS = 60.0
 CALLS_WEIGHT = 0.05  # each run's weight in the calls-per-run estimate
+# Failures of Inlet itself (or its database) back off at most an hour: nothing to wait out at a partner.
+INTERNAL_BACKOFF_CAP = timedelta(hours=1)
+SHORT_BACKOFF = frozenset({"internal", "database-unavailable"})
+
+
+def where(exc: BaseException) -> str:
+    """``file.py:line`` where ``exc`` was raised: enough to find a bug, with no value in it."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,9 @@ class TaskRun:
     started: datetime  # the database's time when the task was claimed
     engine: Engine
     _worker: Worker = field(repr=False)
+    # Set when the heartbeat finds the lease lost: the run's thread checks it before every partner
+    # call (cancelling the asyncio future alone would leave the thread calling the partner).
+    lost: threading.Event = field(default_factory=threading.Event, repr=False)
 
     async def renew(self) -> bool:
         renewed = await self._worker.renew(self.lease)
@@ -148,6 +162,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
+        self.last_completed: datetime | None = None  # when this worker last completed a run (GET /status)
         self._counts: dict[str, tuple[int, float]] = {}  # slug -> (task count, valid until monotonic)
         self._calls: dict[str, float] = {}  # slug -> mean partner requests per run (observed)
         self._lock = threading.Lock()
@@ -224,7 +239,9 @@ class Worker:
         if result.next_run_time is not None:
             when = result.next_run_time
         elif result.outcome == "failure":
-            when = now + backoff_delay(lease.failure_count + 1, self.rng)
+            code = (result.error or {}).get("code")
+            cap = INTERNAL_BACKOFF_CAP if code in SHORT_BACKOFF else BACKOFF_CAP
+            when = now + backoff_delay(lease.failure_count + 1, self.rng, cap=cap)
         else:
             interval = effective_interval(
                 policy, self._population(conn, partner.slug), self.calls_per_run_of(partner.slug)
@@ -253,11 +270,26 @@ class Worker:
         return await asyncio.to_thread(self._renew, lease)
 
     async def _heartbeat(self, run: TaskRun, work: asyncio.Future[RunResult], lost: asyncio.Event) -> None:
-        """Renew the lease every third of its length; cancel the run when the lease is lost."""
+        """Renew the lease every third of its length; cancel the run when the lease is lost. A renewal
+        that fails (the database unreachable) is logged and retried at the next beat; once the lease
+        has surely expired without one, the run is stopped as if it were lost."""
+        renewed_at = time.monotonic()
         while True:
             await self.sleep(self.lease_seconds / 3)
-            if not await run.renew():
+            try:
+                held = await run.renew()
+            except Exception as exc:
+                log.warning(
+                    "sync task %s: the lease could not be renewed (%s)", run.lease.task_id, type(exc).__name__
+                )
+                if time.monotonic() - renewed_at < self.lease_seconds:
+                    continue
+                held = False
+            else:
+                renewed_at = time.monotonic()
+            if not held:
                 log.warning("sync task %s: lease lost during the run; stopping it", run.lease.task_id)
+                run.lost.set()
                 lost.set()
                 work.cancel()
                 return
@@ -280,6 +312,7 @@ class Worker:
         if exclude is not None and (due_by is None or next_run > due_by):
             exclude.discard(lease.task_id)  # rescheduled past the pass: the exclusion list stays small
         stats = self.stats
+        self.last_completed = datetime.now(UTC)
         if not completed:
             stats.lost += 1
             log.warning("sync task %s: completion refused, the lease was reclaimed", lease.task_id)
@@ -312,7 +345,10 @@ class Worker:
                 "failure", error={"code": "lease-lost", "detail": "the lease was lost mid-run"}
             )
         except Exception as exc:  # a bug in a runner must not kill the worker
-            log.exception("sync task %s: the run raised", run.lease.task_id)
+            # the class and where, never the message (a database error quotes its parameters)
+            log.error(
+                "sync task %s: the run raised %s at %s", run.lease.task_id, type(exc).__name__, where(exc)
+            )
             result = RunResult("failure", error={"code": "internal", "detail": type(exc).__name__})
         finally:
             heartbeat.cancel()

@@ -199,6 +199,10 @@ def map_record(
     except SkipRecord as skip:
         result.problems.append(Problem(kind, rid, skip.reason, skip.field))
         return
+    except Exception as error:  # a record no mapper foresaw: skipped, never blocking the ones after it
+        reason = f"the record could not be mapped ({type(error).__name__})"
+        result.problems.append(Problem(kind, rid, reason))
+        return
     if validate:
         parsed = parse_data([datum])
         if not parsed.ok:

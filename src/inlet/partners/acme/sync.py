@@ -35,7 +35,7 @@ from typing import Any
 from inlet.model.timeutil import format_utc
 from inlet.partners.acme.mapping import SkipRecord, device_info, map_records
 from inlet.partners.contract import MappingResult, Partner, Problem
-from inlet.partners.fetch import Batch, FetchContext, Transient, instant, windows
+from inlet.partners.fetch import Batch, FetchContext, Forbidden, Transient, instant, windows
 
 BASE = "/api/v1"
 STREAMS = {"basals": "basal", "boluses": "bolus"}
@@ -85,8 +85,14 @@ class Sync:
             if upload is None or known.get(info.device_id) == info.last_upload_time:
                 continue  # nothing uploaded yet, or nothing since the last complete sync
             end = upload + END_MARGIN
+            complete = True
             for stream, kind in STREAMS.items():
-                yield from self._stream(ctx, stream, kind, info.device_id, end)
+                try:
+                    yield from self._stream(ctx, stream, kind, info.device_id, end)
+                except Forbidden:
+                    complete = False  # this stream only; the device is fetched again next run
+            if not complete:
+                continue
             known = {**known, info.device_id: info.last_upload_time}
             yield Batch("devices", MappingResult(), None, 0, {"devices": known})
         if problems:

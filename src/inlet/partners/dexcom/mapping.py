@@ -589,6 +589,10 @@ def map_record(kind: str, record: Any, result: MappingResult, *, validate: bool 
         result.problems.extend(notes.problems)
         result.problems.append(Problem(kind, notes.record_id, skip.reason, skip.field))
         return
+    except Exception as error:  # a record no mapper foresaw: skipped, never blocking the ones after it
+        reason = f"the record could not be mapped ({type(error).__name__})"
+        result.problems.append(Problem(kind, notes.record_id, reason))
+        return
     result.problems.extend(notes.problems)
     if isinstance(mapped, Tombstone):
         result.deleted.append(mapped.origin_id)

@@ -22,6 +22,7 @@ stored window).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ import orjson
 from inlet.model.timeutil import format_utc
 from inlet.partners.contract import MappingResult, Partner
 from inlet.partners.dexcom.mapping import map_records
-from inlet.partners.fetch import Batch, FetchContext, Transient, instant, windows
+from inlet.partners.fetch import Batch, FetchContext, Forbidden, Transient, instant, windows
 
 BASE = "/v3/users/self"
 RANGE_STREAMS = {"calibrations": "calibration", "egvs": "egv", "events": "event"}
@@ -93,8 +94,8 @@ class Sync:
         data_range = ctx.get(f"{BASE}/dataRange", params)
         ranges = {name: r for name in RANGE_STREAMS if (r := _range(data_range, name)) is not None}
         history = ctx.history_start
-        egv_start: datetime | None = None
         new_egvs = False
+        forbidden = False
         transmitters: set[str] = set()
         for stream, kind in RANGE_STREAMS.items():
             if stream not in ranges:
@@ -103,17 +104,20 @@ class Sync:
             mark = instant(state.get(stream))
             begin = first if mark is None else min(mark - OVERLAP, first) if incremental else mark - OVERLAP
             begin = max(begin, history)
-            if stream == "egvs":
-                egv_start = begin
-            for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
-                if stream == "egvs" and batch.records:
-                    new_egvs = True
-                    transmitters.update(
-                        r["transmitterId"]
-                        for r in batch.body["records"]
-                        if isinstance(r, Mapping) and isinstance(r.get("transmitterId"), str)
-                    )
-                yield batch
+            try:
+                for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
+                    if stream == "egvs" and batch.records:
+                        new_egvs = True
+                        transmitters.update(
+                            r["transmitterId"]
+                            for r in batch.body["records"]
+                            if isinstance(r, Mapping) and isinstance(r.get("transmitterId"), str)
+                        )
+                    yield batch
+            except Forbidden:
+                # this stream only (a scope the grant lacks); its watermark stays, and lastSyncTime
+                # does not move (so a later grant of the scope still finds all its history)
+                forbidden = True
 
         aux_time = instant(state.get("auxTime"))
         daily = aux_time is None or ctx.now - aux_time >= AUX_EVERY
@@ -122,13 +126,25 @@ class Sync:
         new_transmitter = bool(transmitters - set(known))
         upper = max(ctx.now, ranges["egvs"][1] + timedelta(seconds=1)) if "egvs" in ranges else ctx.now
         if new_egvs or daily:
+            # Alerts have no dataRange entry: without their own watermark they start where the
+            # account's data starts (a full dataRange's earliest start), else at the history start;
+            # never from another stream's watermark (an interrupted first sync would lose them).
             mark = instant(state.get("alerts"))
-            begin = mark - OVERLAP if mark is not None else (egv_start or history)
-            yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
+            if mark is not None:
+                begin = mark - OVERLAP
+            elif ranges and not incremental:
+                begin = min(first for first, _ in ranges.values())
+            else:
+                begin = history
+            with contextlib.suppress(Forbidden):
+                yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
         if daily or new_transmitter:
-            yield self._devices(ctx, known, upper)
+            with contextlib.suppress(Forbidden):
+                yield self._devices(ctx, known, upper)
         # Everything uploaded before this run started is now stored: next time ask only for later
         # uploads (a margin for the partner's clock; what it re-reports is dropped as unchanged).
+        if forbidden:
+            return
         yield Batch(
             "dataRange", MappingResult(), None, 0, {"lastSyncTime": format_utc(ctx.now - SYNC_MARGIN)}
         )

@@ -1,0 +1,620 @@
+"""The chaos run (issue 12): people syncing through two real ``inlet worker`` processes while faults
+are injected at random, then a quiet phase, then an exact comparison.
+
+Set-up: both partner simulators on a *compressed* clock (``factor`` simulated seconds per real
+second, ahead of the database's clock, so every run finds new data); each person is an Inlet account
+connected through the real OAuth flow to their own simulator account (Dexcom or ACME), a few spare
+accounts for switching. Every ``tick`` the driver makes every task due (what the passage of the
+polling interval would do) and, at random, injects one fault:
+
+- on a simulator's data API: 5xx, 429 bursts (``Retry-After``), timeouts, malformed and truncated
+  bodies (both modes), unknown enum values; on its token endpoint: 5xx;
+- access-token expiry (all of a simulator's), a revoked grant, an expired refresh token (one person);
+- a reconnect during runs, a person switching to another partner account;
+- ``kill -9`` of a worker process (a new one is started), and, when asked, one PostgreSQL restart.
+
+Quiet phase: faults off, every revoked person reconnected, the simulators' clocks frozen; two rounds
+of "everything due" until every connected source has completed a successful run that began after
+the freeze. Then, for every person: the records stored in their source's current data set equal the
+simulator's records of their current account exactly (origin ids and normalized documents: no gap, no
+duplicate); Dexcom's egv, calibration and event, ACME's basal and bolus. A source may be in ``error``
+only with a reason matching what was injected; no source is ``connected`` without a successful run
+after the freeze; and no token, authorization code or client secret appears in any log or file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from inlet.db.schema import data_sources, device_data, sync_tasks
+from inlet.model.parse import parse_data
+from inlet.partners.registry import load_registry
+from inlet.partners.states import PARKED
+from inlet.simulator import (
+    create_acme_app,
+    create_dexcom_app,
+    default_acme_config,
+    default_dexcom_config,
+    start_simulator,
+)
+from inlet.simulator.acme import AcmeAccount
+from inlet.simulator.dexcom import DexcomAccount
+from inlet.simulator.faults import FaultUpdate
+from inlet.sync.leases import db_now
+from tests.live import start_live_server
+from tests.partners.conftest import CLIENT_SECRET, Account, Browser, Clock, Inlet, partner_env
+
+REPO = Path(__file__).resolve().parents[2]
+US = 1_000_000
+HISTORY = timedelta(days=2)
+# What the source's error code may be for each injected fault that can end a grant.
+ENDING = {"revoked": "authorization-revoked", "refresh-expired": "authorization-revoked"}
+
+
+class CompressedClock:
+    """``start + factor * (real time elapsed)``, until :meth:`freeze`."""
+
+    def __init__(self, start: datetime, factor: float) -> None:
+        self.start, self.factor = start, factor
+        self.began = time.monotonic()
+        self.frozen: datetime | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            if self.frozen is not None:
+                return self.frozen
+        return self.start + timedelta(seconds=(time.monotonic() - self.began) * self.factor)
+
+    def freeze(self) -> datetime:
+        now = self()
+        with self.lock:
+            self.frozen = now
+        return now
+
+
+@dataclass
+class Person:
+    account: Account
+    slug: str
+    username: str
+    injected: list[str] = field(default_factory=list)  # faults that may end the grant
+
+
+@dataclass
+class Report:
+    people: int = 0
+    minutes: float = 0.0
+    factor: float = 0.0
+    runs: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    records_compared: int = 0
+    people_compared: int = 0
+    in_error: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    simulated_days: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "people": self.people,
+            "minutes": round(self.minutes, 2),
+            "factor": self.factor,
+            "simulatedDays": round(self.simulated_days, 2),
+            "runs": self.runs,
+            "faults": dict(sorted(self.faults.items())),
+            "recordsCompared": self.records_compared,
+            "peopleCompared": self.people_compared,
+            "inError": self.in_error,
+            "problems": self.problems[:50],
+            "outcome": "pass" if self.ok else "fail",
+        }
+
+
+def _dexcom_accounts(count: int, start: datetime) -> tuple[DexcomAccount, ...]:
+    zones = ("America/Los_Angeles", "America/Chicago", "Europe/London", "Asia/Tokyo")
+    return tuple(
+        DexcomAccount(
+            f"chaos-dx-{i}",
+            1000 + i,
+            "g7" if i % 3 == 2 else "g6",
+            ("receiver", "iOS", "android")[i % 3],  # type: ignore[arg-type]
+            zones[i % len(zones)],
+            None,
+            history_start=start - HISTORY,
+        )
+        for i in range(count)
+    )
+
+
+def _acme_accounts(count: int, start: datetime) -> tuple[AcmeAccount, ...]:
+    zones = ("America/Los_Angeles", "Europe/Paris", "America/New_York")
+    return tuple(
+        AcmeAccount(f"chaos-acme-{i}", 2000 + i, zones[i % len(zones)], history_start=start - HISTORY)
+        for i in range(count)
+    )
+
+
+def _normalized(datums: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    parsed = parse_data(datums)
+    assert parsed.ok, parsed.errors[:3]
+    return {d.doc["origin"]["id"]: d.doc for d in parsed.datums}
+
+
+def run_chaos(
+    database_url: str,
+    directory: Path,
+    *,
+    minutes: float,
+    people: int,
+    factor: float,
+    seed: int = 12,
+    pg_restart: bool = False,
+    workers: int = 2,
+    echo: Any = print,
+) -> Report:
+    rng = random.Random(seed)
+    report = Report(people=people, minutes=minutes, factor=factor)
+    start = datetime.now(UTC).replace(microsecond=0)
+    clock = CompressedClock(start, factor)
+    dexcom_people = people // 2
+    acme_people = people - dexcom_people
+    spares = 3
+    # codes and refresh tokens live in simulated time: long enough for a compressed clock
+    lifetimes = {"code_lifetime": 30 * 86_400, "refresh_token_lifetime": 365 * 86_400}
+    dx_config = default_dexcom_config(seed, clock=clock, **lifetimes)
+    dx_config = replace(dx_config, accounts=_dexcom_accounts(dexcom_people + spares, start))
+    acme_config = default_acme_config(seed, clock=clock, **lifetimes)
+    acme_config = replace(
+        acme_config, accounts=_acme_accounts(acme_people + spares, start), requests_per_hour=None
+    )
+    logs = directory / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    with (
+        start_simulator(create_dexcom_app(dx_config)) as dexcom,
+        start_simulator(create_acme_app(acme_config)) as acme,
+    ):
+        partners = {
+            **partner_env(dexcom, acme),
+            "INLET_PARTNER_DEXCOM_REQUESTS_PER_HOUR": "10000000",
+            "INLET_PARTNER_ACME_REQUESTS_PER_HOUR": "10000000",
+            # Inlet looks further back than the accounts' history (a pump's history starts a day
+            # early): everything an account holds is fetched, so everything can be compared.
+            "INLET_PARTNER_ACME_HISTORY_START": (start - HISTORY - timedelta(days=3)).date().isoformat(),
+            "INLET_PARTNER_DEXCOM_HISTORY_START": (start - HISTORY - timedelta(days=3)).date().isoformat(),
+        }
+        inlet_clock = Clock()
+
+        def configure(services: Any) -> None:
+            services.partners.registry = load_registry(partners)
+
+        data_dir = directory / "inlet"
+        data_dir.mkdir(exist_ok=True)
+        server = start_live_server(data_dir, database_url=database_url, configure=configure)
+        http = httpx.Client(follow_redirects=False, timeout=30)
+        inlet = Inlet(server, data_dir, http, inlet_clock)
+        engine = server.services.engine
+        sims = {"dexcom": dexcom, "acme": acme}
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            crowd: list[Person] = []
+            for index in range(people):
+                slug = "dexcom" if index < dexcom_people else "acme"
+                number = index if slug == "dexcom" else index - dexcom_people
+                username = f"chaos-dx-{number}" if slug == "dexcom" else f"chaos-acme-{number}"
+                inlet_clock.now = datetime.now(UTC)
+                account = inlet.signup()
+                page = Browser(http).connect(inlet, account, slug, username)
+                assert page.endswith("/authorized"), page
+                crowd.append(Person(account, slug, username))
+            spare = {"dexcom": dexcom_people, "acme": acme_people}
+            echo(f"chaos: {people} people connected; starting {workers} workers")
+
+            child_env = {
+                **os.environ,
+                **partners,
+                "INLET_DATABASE_URL": database_url,
+                "INLET_DATA_DIR": str(data_dir),
+                "INLET_SYNC_LEASE_SECONDS": "10",
+                "INLET_LOG_FORMAT": "json",
+                "PYTHONPATH": str(REPO),
+            }
+
+            def start_worker(number: int) -> subprocess.Popen[bytes]:
+                out = (logs / f"worker-{number}.log").open("ab")
+                proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        "from inlet.cli import app; app()",
+                        "worker",
+                        "--concurrency",
+                        "4",
+                    ],
+                    cwd=REPO,
+                    env=child_env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+                out.close()
+                return proc
+
+            procs.extend(start_worker(n) for n in range(workers))
+            started_workers = workers
+
+            def make_due() -> None:
+                try:
+                    with engine.begin() as conn:
+                        now = db_now(conn)
+                        conn.execute(
+                            update(sync_tasks)
+                            .where(sync_tasks.c.next_run_time < PARKED, sync_tasks.c.next_run_time > now)
+                            .values(next_run_time=now)
+                        )
+                except (OperationalError, InterfaceError):
+                    pass  # the database restarting: the next tick tries again
+
+            def reconnect(person: Person, username: str | None = None) -> bool:
+                """The person connects again (a faulted token endpoint may refuse: they retry)."""
+                for _ in range(5):
+                    person.account = _fresh_session(inlet, person.account)
+                    page = Browser(http).connect(
+                        inlet, person.account, person.slug, username or person.username
+                    )
+                    if page.endswith("/authorized"):
+                        if username is not None:
+                            person.username = username
+                        person.injected.clear()
+                        return True
+                    time.sleep(0.5)
+                report.faults["reconnect-refused"] += 1
+                return False
+
+            chaos_until = began + minutes * 60 * 0.6
+            killed = restarted = False
+            faulted: dict[str, float] = {}
+            while time.monotonic() < chaos_until:
+                make_due()
+                for slug, until in list(faulted.items()):
+                    if time.monotonic() > until:
+                        sims[slug].simulator.faults.reset()
+                        del faulted[slug]
+                kind = rng.choice(
+                    [
+                        "5xx",
+                        "429",
+                        "timeout",
+                        "malformed",
+                        "truncated",
+                        "unknown-enums",
+                        "token-5xx",
+                        "access-expiry",
+                        "revoked",
+                        "refresh-expired",
+                        "reconnect",
+                        "switch",
+                        "none",
+                        "none",
+                    ]
+                )
+                slug = rng.choice(["dexcom", "acme"])
+                faults = sims[slug].simulator.faults
+                update_: FaultUpdate | None = {
+                    "5xx": FaultUpdate(error_rate=0.3),
+                    "429": FaultUpdate(burst_429=rng.randint(2, 8), retry_after=1),
+                    "timeout": FaultUpdate(timeout_rate=0.1, hang_seconds=3.0),
+                    "malformed": FaultUpdate(malformed_rate=0.2),
+                    "truncated": FaultUpdate(
+                        truncated_rate=0.2, truncate_mode=rng.choice(["close", "short"])
+                    ),
+                    "unknown-enums": FaultUpdate(unknown_enums=True),
+                    "token-5xx": FaultUpdate(error_rate=0.5, targets=["token"]),
+                }.get(kind)
+                if update_ is not None and slug not in faulted:
+                    faults.update(update_)
+                    faulted[slug] = time.monotonic() + rng.uniform(1.0, 4.0)
+                    report.faults[f"{slug}:{kind}"] += 1
+                elif kind == "access-expiry":
+                    store = sims[slug].simulator.oauth.store
+                    store.expire_access_tokens(sims[slug].simulator.now())
+                    report.faults[f"{slug}:{kind}"] += 1
+                elif kind in ("revoked", "refresh-expired"):
+                    person = rng.choice([p for p in crowd if p.slug == slug])
+                    sim = sims[slug].simulator
+                    store = sim.oauth.store
+                    grants = store.select_grants(username=person.username)
+                    now_s = sim.now()
+                    if kind == "revoked":
+                        store.revoke([g.id for g in grants], now_s, "chaos")
+                    else:
+                        ids = {g.id for g in grants}
+                        with store.lock:
+                            for token in store.by_refresh.values():
+                                if token.grant_id in ids:
+                                    token.refresh_expires_at = now_s
+                        store.expire_access_tokens(now_s)
+                    person.injected.append(kind)
+                    report.faults[f"{slug}:{kind}"] += 1
+                elif kind == "reconnect":
+                    person = rng.choice(crowd)
+                    reconnect(person)
+                    report.faults[f"{person.slug}:reconnect"] += 1
+                elif (
+                    kind == "switch"
+                    and spare[slug] < (dexcom_people if slug == "dexcom" else acme_people) + spares
+                ):
+                    person = rng.choice([p for p in crowd if p.slug == slug])
+                    number = spare[slug]
+                    spare[slug] += 1
+                    reconnect(person, f"chaos-dx-{number}" if slug == "dexcom" else f"chaos-acme-{number}")
+                    report.faults[f"{slug}:switch-account"] += 1
+                if not killed and time.monotonic() > began + minutes * 60 * 0.25:
+                    os.kill(procs[0].pid, signal.SIGKILL)
+                    procs[0].wait(timeout=10)
+                    procs[0] = start_worker(started_workers)
+                    started_workers += 1
+                    killed = True
+                    report.faults["worker:kill-9"] += 1
+                if pg_restart and not restarted and time.monotonic() > began + minutes * 60 * 0.4:
+                    restart_postgresql()
+                    restarted = True
+                    report.faults["postgresql:restart"] += 1
+                time.sleep(rng.uniform(0.5, 1.5))
+
+            # ---- quiet phase -------------------------------------------------------------------
+            echo("chaos: quiet phase")
+            for sim in sims.values():
+                sim.simulator.faults.reset()
+            for person in crowd:
+                if person.injected:
+                    reconnect(person)
+            frozen = clock.freeze()
+            report.simulated_days = (frozen - start).total_seconds() / 86_400
+            quiet_deadline = time.monotonic() + max(90.0, minutes * 60 * 0.4)
+            for _ in range(2):
+                with engine.connect() as conn:
+                    mark = db_now(conn)
+                while True:
+                    make_due()
+                    with engine.connect() as conn:
+                        pending = conn.execute(
+                            select(sync_tasks.c.id)
+                            .select_from(
+                                sync_tasks.join(
+                                    data_sources, data_sources.c.id == sync_tasks.c.data_source_id
+                                )
+                            )
+                            .where(
+                                data_sources.c.state == "connected",
+                                (sync_tasks.c.last_success_time.is_(None))
+                                | (sync_tasks.c.last_success_time <= mark)
+                                | sync_tasks.c.lease_owner.is_not(None),
+                            )
+                        ).all()
+                    if not pending:
+                        break
+                    if time.monotonic() > quiet_deadline:
+                        report.problems.append(f"{len(pending)} source(s) never completed a quiet run")
+                        break
+                    time.sleep(0.5)
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            procs.clear()
+
+            # ---- the comparison ----------------------------------------------------------------
+            _compare(report, engine, crowd, sims, frozen)
+            report.minutes = (time.monotonic() - began) / 60
+            with engine.connect() as conn:
+                for (state,) in conn.execute(select(data_sources.c.sync_state)):
+                    report.runs += int(((state or {}).get("counters") or {}).get("runs", 0))
+            _secrets_absent(report, directory, sims)
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait(timeout=10)
+            http.close()
+            server.stop()
+    return report
+
+
+def _fresh_session(inlet: Inlet, account: Account) -> Account:
+    """A new session token for ``account`` (the old one may have expired during a long run)."""
+    row = inlet.http.post(
+        f"{inlet.url}/auth/login",
+        auth=(f"person{_number(inlet, account)}@example.org", "a-long-password"),
+    )
+    if row.status_code != 200:
+        return account
+    return Account(account.user_id, row.headers["x-tidepool-session-token"])
+
+
+def _number(inlet: Inlet, account: Account) -> int:
+    with inlet.services.engine.connect() as conn:
+        from inlet.db.schema import users
+
+        username = conn.execute(select(users.c.username).where(users.c.id == account.user_id)).scalar_one()
+    return int(str(username).removeprefix("person").split("@", 1)[0])
+
+
+def _compare(
+    report: Report, engine: Any, crowd: list[Person], sims: dict[str, Any], frozen: datetime
+) -> None:
+    now = frozen.timestamp()
+    begin = (frozen - timedelta(days=400)).timestamp()
+    from inlet.partners.acme.mapping import map_records as acme_map
+    from inlet.partners.dexcom.mapping import map_records as dexcom_map
+
+    for person in crowd:
+        with engine.connect() as conn:
+            source = conn.execute(
+                select(data_sources).where(
+                    data_sources.c.user_id == person.account.user_id,
+                    data_sources.c.provider_name == person.slug,
+                )
+            ).one()
+        if source.state != "connected":
+            code = (source.error or {}).get("code")
+            report.in_error[person.account.user_id] = f"{source.state}:{code}"
+            allowed = {ENDING[k] for k in person.injected if k in ENDING}
+            if code not in allowed:
+                report.problems.append(
+                    f"{person.slug} person {person.account.user_id}: {source.state} ({code}) "
+                    f"not explained by {person.injected or 'no injected fault'}"
+                )
+            continue
+        sim = sims[person.slug].simulator
+        expected: dict[str, dict[str, Any]] = {}
+        if person.slug == "dexcom":
+            for kind, select_records in (
+                ("egv", sim.egvs),
+                ("calibration", sim.calibrations),
+                ("event", sim.events),
+            ):
+                expected.update(
+                    _normalized(dexcom_map(kind, select_records(person.username, begin, now, now)).datums)
+                )
+            types = ("cbg", "deviceEvent", "food", "insulin", "physicalActivity", "reportedState", "smbg")
+        else:
+            user = sim.users[person.username]
+            device = user.device_id
+            # What the partner declares uploaded: records starting before the device's
+            # lastUploadTime (a bolus after the last basal upload is listed by the API but not yet
+            # declared; Inlet fetches it once lastUploadTime passes it).
+            uploaded = user.device(now)["lastUploadTime"]
+            end = (
+                datetime.fromisoformat(uploaded.replace("Z", "+00:00")).timestamp() + 1 if uploaded else begin
+            )
+            for kind, select_records in (("basal", sim.basals), ("bolus", sim.boluses)):
+                mapped = acme_map(kind, select_records(person.username, begin, end, now), device)
+                expected.update(_normalized(mapped.datums))
+            types = ("basal", "bolus")
+        d = device_data.c
+        stored: dict[str, dict[str, Any]] = {}
+        duplicates = 0
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(d.origin_id, d.doc).where(
+                    d.data_set_id == source.data_set_id,
+                    d.archived_time.is_(None),
+                    d.deleted_time.is_(None),
+                    d.type.in_(types),
+                )
+            )
+            for origin_id, doc in rows:
+                if origin_id in stored:
+                    duplicates += 1
+                stored[origin_id] = doc
+        if person.slug == "dexcom":
+            # calibrations are deviceEvents; other deviceEvents (none here) would show as extra
+            pass
+        missing = set(expected) - set(stored)
+        extra = set(stored) - set(expected)
+        changed = [
+            k for k in set(expected) & set(stored) if _comparable(expected[k]) != _comparable(stored[k])
+        ]
+        if missing or extra or changed or duplicates:
+            report.problems.append(
+                f"{person.slug} person {person.account.user_id} ({person.username}): {len(missing)} missing, "
+                f"{len(extra)} extra, {len(changed)} different, {duplicates} duplicated "
+                f"of {len(expected)}; e.g. "
+                + ", ".join(
+                    f"{expected[k]['type']} {expected[k].get('deliveryType', '')}{expected[k]['time']}"
+                    for k in sorted(missing)[:3]
+                )
+                + f"; streams {json.dumps((source.sync_state or {}).get('streams'))[:300]}"
+            )
+        report.records_compared += len(expected)
+        report.people_compared += 1
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("id", "uploadId")}
+
+
+def _secrets_absent(report: Report, directory: Path, sims: dict[str, Any]) -> None:
+    """No access or refresh token, authorization code or client secret in any file under the run's
+    directory (worker logs, the data dir) other than the database itself (SQLite: tokens encrypted)."""
+    secrets: set[str] = {CLIENT_SECRET}
+    for sim in sims.values():
+        store = sim.simulator.oauth.store
+        with store.lock:
+            secrets.update(store.by_access)
+            secrets.update(store.by_refresh)
+            secrets.update(store.codes)
+    secrets = {s for s in secrets if s and len(s) >= 8}
+    for path in directory.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        for secret in secrets:
+            if secret.encode() in data:
+                report.problems.append(f"a secret appears in {path.name}")
+                return
+
+
+def restart_postgresql() -> None:
+    """Restart the local PostgreSQL cluster (only when asked: other test runs share it)."""
+    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--factor", type=float, default=288.0, help="simulated seconds per real second")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--pg-restart", action="store_true", help="restart PostgreSQL once (shared server!)")
+    parser.add_argument("--json", type=Path, help="write the report here")
+    args = parser.parse_args(argv)
+    url = os.environ.get("INLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    from tests.chaos.database import fresh_database
+
+    with tempfile.TemporaryDirectory(prefix="inlet-chaos-") as tmp, fresh_database(url) as database_url:
+        report = run_chaos(
+            database_url,
+            Path(tmp),
+            minutes=args.minutes,
+            people=args.people,
+            factor=args.factor,
+            seed=args.seed,
+            pg_restart=args.pg_restart,
+        )
+    text = json.dumps(report.to_json(), indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0 if report.ok else 1
