@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from prometheus_client import generate_latest
-from sqlalchemy import select
+from prometheus_client import CollectorRegistry, generate_latest
 
-from inlet.db.schema import outbox
 from inlet.model.timeutil import to_micros
+from inlet.notify import queued
 from inlet.partners.fetch import Batch, FetchContext
 from inlet.partners.states import PARKED
 from inlet.sync import metrics
@@ -36,11 +35,14 @@ class Broken:
 
 def _emails(env: SyncEnv) -> list[Any]:
     with env.services.engine.connect() as conn:
-        return [e for e in conn.execute(select(outbox.c.to, outbox.c.body)) if e.to.startswith("person")]
+        emails = queued(conn, include_sent=True, cipher=env.services.notifier.cipher)
+        return [e for e in emails if e.to.startswith("person")]
 
 
 def _stalled_gauge(env: SyncEnv) -> str:
-    text = generate_latest(metrics.database_registry(env.services.engine)).decode()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(metrics.DatabaseCollector(env.services.engine))  # fresh: the served one caches 15 s
+    text = generate_latest(registry).decode()
     return "\n".join(line for line in text.splitlines() if line.startswith("inlet_sources_stalled{"))
 
 
