@@ -1,7 +1,8 @@
 """Putting the sync engine together: the worker with the partner runner, and its housekeeping.
 
 Used by ``inlet worker``, ``inlet serve --worker`` and ``inlet demo``. Housekeeping runs beside the
-worker: the clinician connection-request reminders and the retry of queued emails, every few minutes.
+worker: the clinician connection-request reminders and the retry of queued emails, every few minutes;
+and the summary updater (``inlet.summaries.updater``), every 20-30 s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from inlet.model.timeutil import now_utc
+from inlet.summaries.updater import run_updater
 from inlet.sync.runner import SyncRunner
 from inlet.sync.worker import Worker, default_owner
 
@@ -90,6 +92,7 @@ async def running_worker(
     tasks = [
         asyncio.ensure_future(worker.run_forever(stop)),
         asyncio.ensure_future(housekeeping(services, stop)),
+        asyncio.ensure_future(run_updater(services.engine, services.data.now, stop)),
     ]
     try:
         yield worker
