@@ -77,16 +77,19 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     day = ann["summary"]["cgmStats"]["periods"]["1d"]
     assert day["hasTimeInAnyLowPercent"] is True
     assert day["timeInAnyLowPercent"] == 30 / 288
-    assert day["hasTimeInVeryLowPercent"] is True and day["timeInVeryLowPercent"] == 0
+    assert day["hasTimeInVeryLowPercent"] is True
+    assert day["timeInVeryLowPercent"] == 0
     assert "timeInTargetPercentDelta" not in day  # no previous day with data
-    assert isinstance(day["timeCGMUseRecords"], int) and day["timeCGMUsePercent"] > 0.7
+    assert isinstance(day["timeCGMUseRecords"], int)
+    assert day["timeCGMUsePercent"] > 0.7
     assert set(ann["summary"]["cgmStats"]["periods"]) == {"1d", "7d", "14d", "30d"}
     assert ann["summary"]["cgmStats"]["dates"]["lastData"] == "2026-11-21T00:55:00.000Z"
     dee = next(p for p in listed["data"] if p["id"] == people["Dee"])
     assert dee["summary"] == {}
 
     low = client.get(url, params={"period": "1d", "cgm.timeInAnyLowPercent": ">0.04"}, headers=h).json()
-    assert _names(low) == ["Ann"] and low["meta"]["count"] == 1
+    assert _names(low) == ["Ann"]
+    assert low["meta"]["count"] == 1
     by_tir = client.get(
         url, params={"period": "1d", "sortType": "cgm", "sort": "-timeInTargetPercent"}, headers=h
     )
@@ -96,7 +99,8 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     paged = client.get(
         url, params={"period": "1d", "sort": "+timeInTargetPercent", "offset": 1, "limit": 2}, headers=h
     )
-    assert _names(paged.json()) == ["Ann", "Bea"] and paged.json()["meta"]["count"] == 4
+    assert _names(paged.json()) == ["Ann", "Bea"]
+    assert paged.json()["meta"]["count"] == 4
     recent = client.get(
         url, params={"sort": "-lastData", "cgm.lastDataFrom": "2026-11-20T00:00:00Z"}, headers=h
     )
@@ -110,19 +114,22 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     tagged = client.post(f"/v1/clinics/{clinic}/patient_tags", json={"name": "T1D"}, headers=h)
     assert tagged.status_code == 200
     tag = tagged.json()["patientTags"][0]
-    assert tag["name"] == "T1D" and len(tag["id"]) == 24
+    assert tag["name"] == "T1D"
+    assert len(tag["id"]) == 24
     assert (
         client.post(f"/v1/clinics/{clinic}/patient_tags", json={"name": "t1d"}, headers=h).status_code == 409
     )
     for who in ("Ann", "Bea", "Dee"):
         put = client.put(f"{url}/{people[who]}", json={"tags": [tag["id"]]}, headers=h)
-        assert put.status_code == 200 and put.json()["tags"] == [tag["id"]]
+        assert put.status_code == 200
+        assert put.json()["tags"] == [tag["id"]]
     assert client.put(f"{url}/{people['Cal']}", json={"tags": ["f" * 24]}, headers=h).status_code == 400
     assert client.get(url, params={"tags": tag["id"]}, headers=h).json()["meta"]["count"] == 3
     assert client.get(f"/v1/clinics/{clinic}", headers=h).json()["patientTags"] == [tag]
 
     reviewed = client.put(f"{url}/{people['Ann']}/reviews", headers=h)
-    assert reviewed.status_code == 200 and reviewed.json()[0]["clinicianId"] == doc.user_id
+    assert reviewed.status_code == 200
+    assert reviewed.json()[0]["clinicianId"] == doc.user_id
     ann = client.get(url, params={"search": "ann"}, headers=h).json()["data"][0]
     assert ann["lastReviewed"]["clinicianId"] == doc.user_id
 
@@ -133,7 +140,8 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     )
     assert report.status_code == 200, report.text
     body = report.json()
-    assert body["config"]["extremeHighGlucoseThreshold"] == 19.4 and body["config"]["period"] == "1d"
+    assert body["config"]["extremeHighGlucoseThreshold"] == 19.4
+    assert body["config"]["period"] == "1d"
     results = body["results"]
     assert [r["patient"]["id"] for r in results["timeInAnyLowPercent"]] == [people["Ann"]]
     assert [r["patient"]["id"] for r in results["meetingTargets"]] == [people["Bea"]]
