@@ -37,6 +37,11 @@ PATIENT_SORTS = ("fullName", "birthDate", "email", "mrn", "createdTime", "update
 SORTABLE = (*SUMMARY_FIELDS, "lastData", "lastReviewed", *PATIENT_SORTS)
 
 
+PERIOD_ALIASES = {kind: summary_periods.alias(f"sp_{kind}") for kind in FIELDS}
+"""The period rows joined to each patient, one alias per kind (built once: building an alias of a
+78-column table costs more than the query it is used in)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     kind: str  # cgm, bgm
@@ -111,7 +116,7 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
     """A page of the clinic's patients, each with ``summary: {cgmStats, bgmStats}``, ``tags``,
     ``reviews`` and ``lastReviewed``, and how many match in all."""
     cp = clinic_patients.c
-    periods = {kind: summary_periods.alias(f"sp_{kind}") for kind in FIELDS}
+    periods = PERIOD_ALIASES
     source: Any = clinic_patients
     for kind, alias in periods.items():
         source = source.outerjoin(
@@ -181,18 +186,27 @@ def _time(micros: int | None) -> str | None:
     return format_utc(from_micros(micros)) if micros is not None else None
 
 
-def flat_from_columns(row: Any, kind: str) -> dict[str, Any]:
+def _layout(kind: str) -> list[tuple[str, str, str, bool]]:
+    """Per field of ``kind``: its name, ``has<Name>``, ``<name>Delta`` and whether it is a count."""
+    return [
+        (name, f"has{name[0].upper()}{name[1:]}", f"{name}Delta", name in INTEGER_FIELDS)
+        for name in FIELDS[kind]
+    ]
+
+
+LAYOUT = {kind: _layout(kind) for kind in FIELDS}
+
+
+def flat_from_columns(m: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """A period row in the clinic's flat names: ``<name>``, ``has<Name>``, ``<name>Delta``."""
     out: dict[str, Any] = {}
-    m = row._mapping
-    for name in FIELDS[kind]:
-        value, delta = m[name], m[f"{name}Delta"]
-        title = name[0].upper() + name[1:]
-        out[f"has{title}"] = value is not None
+    for name, has, delta_name, integer in LAYOUT[kind]:
+        value, delta = m[name], m[delta_name]
+        out[has] = value is not None
         if value is not None:
-            out[name] = int(value) if name in INTEGER_FIELDS else value
+            out[name] = int(value) if integer else value
         if delta is not None:
-            out[f"{name}Delta"] = int(delta) if name in INTEGER_FIELDS else delta
+            out[delta_name] = int(delta) if integer else delta
     return out
 
 
@@ -223,7 +237,7 @@ def page_summaries(conn: Connection, user_ids: Sequence[str]) -> dict[str, dict[
     for row in conn.execute(select(summary_periods).where(p.user_id.in_(user_ids))):
         stats = out.get(row.user_id, {}).get(f"{row.type}Stats")
         if stats is not None:
-            stats["periods"][row.period] = flat_from_columns(row, row.type)
+            stats["periods"][row.period] = flat_from_columns(row._mapping, row.type)
     return out
 
 

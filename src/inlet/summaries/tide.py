@@ -23,6 +23,7 @@ from inlet.db.schema import SUMMARY_FIELDS, clinic_patient_tags, clinic_patients
 from inlet.model.timeutil import format_utc, from_micros
 from inlet.summaries.patients import INTEGER_FIELDS, page_reviews
 
+SP = summary_periods.alias("sp")
 LIMIT = 100
 NO_DATA_LIMIT = 50
 SCHEMA_VERSION = 1
@@ -119,7 +120,7 @@ def tide_report(
     exclude_no_data: bool = False,
 ) -> dict[str, Any]:
     cp, pt = clinic_patients.c, clinic_patient_tags.c
-    sp = summary_periods.alias("sp")
+    sp = SP
     conditions = [cp.clinic_id == clinic_id]
     for tag in tags:
         conditions.append(
