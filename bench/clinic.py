@@ -158,7 +158,8 @@ def requests(tags: list[str]) -> list[tuple[dict[str, str], str]]:
         ),
         (
             {"tags": tags[0], "sort": "-lastData", "period": "7d", "limit": "50"},
-            f"AND EXISTS (SELECT 1 FROM clinic_patient_tags t WHERE t.clinic_id = cp.clinic_id AND t.user_id = cp.user_id AND t.tag_id = '{tags[0]}') ORDER BY sp.last_data DESC NULLS LAST",
+            "AND EXISTS (SELECT 1 FROM clinic_patient_tags t WHERE t.clinic_id = cp.clinic_id "
+            f"AND t.user_id = cp.user_id AND t.tag_id = '{tags[0]}') ORDER BY sp.last_data DESC NULLS LAST",
         ),
         ({"search": "smith", "sort": "+fullName", "limit": "50"}, ""),
     ]
