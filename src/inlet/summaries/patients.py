@@ -197,7 +197,7 @@ def _layout(kind: str) -> list[tuple[str, str, str, bool]]:
 LAYOUT = {kind: _layout(kind) for kind in FIELDS}
 
 
-def flat_from_columns(m: Mapping[str, Any], kind: str) -> dict[str, Any]:
+def flat_from_columns(m: Any, kind: str) -> dict[str, Any]:
     """A period row in the clinic's flat names: ``<name>``, ``has<Name>``, ``<name>Delta``."""
     out: dict[str, Any] = {}
     for name, has, delta_name, integer in LAYOUT[kind]:
