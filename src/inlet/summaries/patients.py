@@ -117,12 +117,22 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
     ``reviews`` and ``lastReviewed``, and how many match in all."""
     cp = clinic_patients.c
     periods = PERIOD_ALIASES
-    source: Any = clinic_patients
-    for kind, alias in periods.items():
-        source = source.outerjoin(
-            alias,
-            and_(alias.c.user_id == cp.user_id, alias.c.type == kind, alias.c.period == query.period),
-        )
+    filtered = {f.kind for f in query.filters}
+    sorted_by = set()
+    if query.sort and query.sort[1:] not in (*PATIENT_SORTS, "lastReviewed"):
+        sorted_by.add(query.sort_type)
+
+    def joined(kinds: set[str]) -> Any:
+        """The patients with the period rows of ``kinds`` (joins nothing else needs are left out)."""
+        source: Any = clinic_patients
+        for kind in sorted(kinds):
+            alias = periods[kind]
+            source = source.outerjoin(
+                alias,
+                and_(alias.c.user_id == cp.user_id, alias.c.type == kind, alias.c.period == query.period),
+            )
+        return source
+
     conditions: list[ColumnElement[bool]] = [cp.clinic_id == query.clinic_id, *query.extra]
     if query.search:
         pattern = f"%{c._escape_like(query.search.lower())}%"
@@ -141,7 +151,7 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
         target = alias.c.last_data if f.name.startswith("lastData") else alias.c[f.name]
         conditions.append(_compare(target, f.op, f.value))
     where = and_(*conditions)
-    count = int(conn.execute(select(func.count()).select_from(source).where(where)).scalar_one())
+    count = int(conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one())
 
     order: list[Any] = []
     if query.sort:
@@ -160,15 +170,28 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
             column = alias.c[name]
         order.append((column.desc() if descending else column.asc()).nulls_last())
     order += [cp.created_time, cp.user_id]
-    rows = conn.execute(
-        select(clinic_patients, _last_reviewed().label("last_reviewed"))
-        .select_from(source)
-        .where(where)
-        .order_by(*order)
-        .offset(query.offset)
-        .limit(query.limit)
-    ).all()
-    patients = [c.Patient.from_row(row) for row in rows]
+    # The page's ids first (a sort that carries only keys), then its records by primary key.
+    page_ids = list(
+        conn.execute(
+            select(cp.user_id)
+            .select_from(joined(filtered | sorted_by))
+            .where(where)
+            .order_by(*order)
+            .offset(query.offset)
+            .limit(query.limit)
+        ).scalars()
+    )
+    found = (
+        {
+            row.user_id: c.Patient.from_row(row)
+            for row in conn.execute(
+                select(clinic_patients).where(cp.clinic_id == query.clinic_id, cp.user_id.in_(page_ids))
+            )
+        }
+        if page_ids
+        else {}
+    )
+    patients = [found[user_id] for user_id in page_ids if user_id in found]
     stats = page_summaries(conn, [p.user_id for p in patients])
     reviews = page_reviews(conn, query.clinic_id, [p.user_id for p in patients])
     out = []
