@@ -208,3 +208,47 @@ def test_incremental_equals_from_scratch(
             scratch = _state(conn, user)
             tx.rollback()
         assert _without_dates(incremental) == _without_dates(scratch)
+
+
+def test_a_partner_batch_tombstone_marks_the_summary_outdated(engine: Engine, service: DataService) -> None:
+    from inlet.sync.runner import _tombstone
+
+    data_set = continuous_set(engine, service, USER)
+    with engine.begin() as conn:
+        service.add_data(conn, data_set, [cbg(0, 100, origin={"id": "egv-1"}), cbg(5, 110)])
+        store.recompute(conn, USER, service.now())
+    assert _row(engine, USER, "cgm").outdated_since is None
+    with engine.begin() as conn:
+        assert _tombstone(conn, data_set.id, USER, ["egv-1"], service.now()) == 1
+    row = _row(engine, USER, "cgm")
+    assert row.outdated_reasons == ["DATA_DELETED"]
+    assert row.outdated_from == to_micros(BASE)
+    update_outdated(engine, service.now)
+    assert _summary(engine, USER, "cgm")["periods"]["1d"]["total"]["records"] == 1  # type: ignore[index]
+
+
+def test_the_updater_loop_makes_a_summary_current_within_its_interval(
+    engine: Engine, service: DataService
+) -> None:
+    import asyncio
+
+    from inlet.summaries.updater import run_updater
+
+    data_set = continuous_set(engine, service, USER)
+    with engine.begin() as conn:
+        service.add_data(conn, data_set, [cbg(0, 100)])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(run_updater(engine, service.now, stop, every=(0.05, 0.1)))
+        for _ in range(200):
+            if _summary(engine, USER, "cgm") is not None:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    summary = _summary(engine, USER, "cgm")
+    assert summary is not None
+    assert "outdatedSince" not in summary["dates"]
