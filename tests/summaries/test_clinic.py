@@ -82,7 +82,7 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     assert "timeInTargetPercentDelta" not in day  # no previous day with data
     assert isinstance(day["timeCGMUseRecords"], int)
     assert day["timeCGMUsePercent"] > 0.7
-    assert set(ann["summary"]["cgmStats"]["periods"]) == {"1d", "7d", "14d", "30d"}
+    assert set(ann["summary"]["cgmStats"]["periods"]) == {"1d"}  # the chosen period only
     assert ann["summary"]["cgmStats"]["dates"]["lastData"] == "2026-11-21T00:55:00.000Z"
     dee = next(p for p in listed["data"] if p["id"] == people["Dee"])
     assert dee["summary"] == {}
