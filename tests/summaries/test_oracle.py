@@ -4,7 +4,8 @@ Each dataset is a CGM trace of 5-minute (Dexcom-like, ``sampleInterval`` set) or
 no ``sampleInterval``) readings with gaps, duplicates inside a sample interval (which must not
 count) and the boundary values 39/40/53/54/69/70/180/181/250/251/349/350/400/401 mg/dL, starting on
 the day of a DST change (8 March 2026 in the US): periods are whole UTC hours back from the newest
-reading, so a DST change must move nothing (no 23- or 25-hour day), which iglu's UTC input checks. The generator knows which readings are the real ones; iglu gets exactly those,
+reading, so a DST change must move nothing (no 23- or 25-hour day), which iglu's UTC input checks.
+The generator knows which readings are the real ones; iglu gets exactly those,
 as whole mg/dL, per period. With one sensor interval per dataset, iglu's count-based percents equal
 the summary's minute-weighted ones, its mean the time-weighted mean, and its sample SD converts to
 the population SD. Each field is compared at the precision it is reported at (GMI: one decimal,
