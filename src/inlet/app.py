@@ -21,6 +21,8 @@ from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
 from inlet.settings import Settings, load_settings
+from inlet.summaries import clinic_routes as population_routes
+from inlet.summaries import routes as summary_routes
 from inlet.sync.service import WorkerStatus, running_worker
 from inlet.web import routes as web_routes
 
@@ -34,6 +36,8 @@ ROUTERS = (
     data_routes,
     read_routes,
     partner_routes,
+    summary_routes,
+    population_routes,
 )
 
 

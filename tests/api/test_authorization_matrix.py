@@ -127,6 +127,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/v1/users/{userId}/oauth/{slug}/authorize"): ADMIN,
     # tide-whisperer answers 403 data_cant_view to anyone who may not view, a missing token included
     ("GET", "/data/{userId}"): (403, 403, 200, 403, 200, 200, 200, 403, 200),
+    ("GET", "/v1/summaries/{kind}/{user_id}"): VIEW,
+    ("POST", "/v1/summaries/{kind}/{user_id}"): VIEW,
+    ("POST", "/v1/clinics/{clinic_id}/patient_tags"): CLINIC,
+    ("PUT", "/v1/clinics/{clinic_id}/patient_tags/{tag_id}"): CLINIC,
+    ("DELETE", "/v1/clinics/{clinic_id}/patient_tags/{tag_id}"): CLINIC,
+    ("PUT", "/v1/clinics/{clinic_id}/patients/{patient_id}/reviews"): CLINIC,
+    ("GET", "/v1/clinics/{clinic_id}/tide_report"): CLINIC,
 }
 
 
@@ -287,6 +294,7 @@ class Request:
     params: dict[str, str]
     body: Any = None
     headers: dict[str, str] | None = None
+    query: dict[str, str] | None = None
 
 
 Prepare = Callable[[World, str], Request]
@@ -385,6 +393,25 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params, {"latestDataTime": "2026-10-01T10:05:00Z"} if method == "PUT" else None)
     if path.endswith("/oauth/{slug}/authorize") and method == "DELETE":
         world.connected_source("dexcom")
+    if path == "/v1/summaries/{kind}/{user_id}":
+        params["kind"] = "cgm"
+        if method == "GET":  # computed first, so whoever may see it gets it
+            url = f"/v1/summaries/cgm/{world.id_of('owner')}"
+            assert world.client.post(url, headers=world.headers("service")).status_code == 200
+        return Request(params)
+    if key == ("POST", "/v1/clinics/{clinic_id}/patient_tags"):
+        return Request(params, {"name": world.unique("tag")})
+    if path == "/v1/clinics/{clinic_id}/patient_tags/{tag_id}":
+        made = world.client.post(
+            f"/v1/clinics/{world.clinic_with}/patient_tags",
+            json={"name": world.unique("tag")},
+            headers=world.accounts["clinician_with"].headers,
+        )
+        params["tag_id"] = made.json()["patientTags"][-1]["id"]
+        return Request(params, {"name": world.unique("renamed")} if method == "PUT" else None)
+    if key == ("GET", "/v1/clinics/{clinic_id}/tide_report"):
+        query = {"period": "14d", "tags": "0" * 24, "lastDataCutoff": "2026-01-01T00:00:00Z"}
+        return Request(params, query=query)
     return Request(params)
 
 
@@ -420,7 +447,9 @@ def test_authorization_matrix(client: TestClient, services: Services) -> None:
             request = prepare(world, caller, method, path)
             url = path.format(**request.params)
             headers = world.headers(caller) if request.headers is None else request.headers
-            response = client.request(method, url, json=request.body, headers=headers, follow_redirects=False)
+            response = client.request(
+                method, url, json=request.body, headers=headers, params=request.query, follow_redirects=False
+            )
             if response.status_code != want:
                 mismatches.append(
                     f"{method} {path} as {caller}: {response.status_code} (want {want}) {response.text[:160]}"

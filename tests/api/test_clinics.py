@@ -284,7 +284,7 @@ def test_patient_validation(client: TestClient, team: tuple[Account, Account, di
         ({"fullName": "A"}, "/birthDate"),
         ({"fullName": "A", "birthDate": "30/08/2012"}, "/birthDate"),
         ({"fullName": "A", "birthDate": "2012-08-30", "targetDevices": "dexcom"}, "/targetDevices"),
-        ({"fullName": "A", "birthDate": "2012-08-30", "tags": ["0" * 24]}, "/tags"),
+        ({"fullName": "A", "birthDate": "2012-08-30", "tags": ["0" * 24]}, "/tags/0"),  # no such tag
         ({"fullName": "A", "birthDate": "2012-08-30", "email": 5}, "/email"),
     ]
     for body, pointer in cases:

@@ -142,16 +142,16 @@ def test_clinician_requests_a_connection_and_the_patient_connects_from_the_email
     log_in(clinician, CLINICIAN[0], CLINICIAN[1])
     clinician.goto("/clinic")
     expect(clinician.get_by_role("heading", name="Clinic workspace")).to_be_visible()
-    row = clinician.locator(f'li.patient[data-patient="{patient_id}"]')
+    row = clinician.locator(f'tr.patient[data-patient="{patient_id}"]')
     dexcom = row.locator('li[data-partner="dexcom"]')
     expect(state_of(dexcom)).to_have_text("disconnected")
     dexcom.get_by_role("button", name="Request connection").click()
 
     expect(clinician.get_by_role("status")).to_contain_text("The Dexcom connection request was emailed")
-    dexcom = clinician.locator(f'li.patient[data-patient="{patient_id}"] li[data-partner="dexcom"]')
+    dexcom = clinician.locator(f'tr.patient[data-patient="{patient_id}"] li[data-partner="dexcom"]')
     expect(dexcom.get_by_role("button", name="Resend")).to_be_visible()
     expect(dexcom.locator("[data-request]")).to_have_attribute("data-request", "requested")
-    acme = clinician.locator(f'li.patient[data-patient="{patient_id}"] li[data-partner="acme"]')
+    acme = clinician.locator(f'tr.patient[data-patient="{patient_id}"] li[data-partner="acme"]')
     expect(acme.get_by_role("button", name="Request connection")).to_be_visible()
     screenshot(clinician, "clinic-requested")
 
@@ -166,7 +166,7 @@ def test_clinician_requests_a_connection_and_the_patient_connects_from_the_email
     consent(patient, "SandboxUser7")
 
     clinician.reload()
-    dexcom = clinician.locator(f'li.patient[data-patient="{patient_id}"] li[data-partner="dexcom"]')
+    dexcom = clinician.locator(f'tr.patient[data-patient="{patient_id}"] li[data-partner="dexcom"]')
     expect(state_of(dexcom)).to_have_text("connected")
     expect(dexcom.get_by_role("button")).to_have_count(0)
     screenshot(clinician, "clinic-connected")

@@ -9,7 +9,6 @@ what it shares, and may leave; services may do everything. Statuses follow the p
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -50,8 +49,8 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 SearchText = Annotated[str | None, Query(max_length=256)]
 
-_SORT = re.compile(r"[+-](" + "|".join(c.PATIENT_SORTS) + ")")
 MAX_DEVICES = 20
+MAX_TAGS = 50
 
 
 # ---- who is asking ------------------------------------------------------------------------------
@@ -138,7 +137,7 @@ def create_clinic(caller: CallerDep, services: ServicesDep, conn: WriteConn, bod
             name=_full_name(creator),
             roles=[c.CLINIC_ADMIN],
         )
-    return json_response(clinic.public())
+    return json_response({**clinic.public(), "patientTags": []})
 
 
 @router.get("/v1/clinics")
@@ -161,7 +160,8 @@ def list_clinics(
 
 @router.get("/v1/clinics/{clinic_id}")
 def get_clinic(clinic_id: str, caller: CallerDep, conn: ReadConn) -> Response:
-    return json_response(clinic_access(conn, caller, clinic_id).public())
+    clinic = clinic_access(conn, caller, clinic_id)
+    return json_response({**clinic.public(), "patientTags": c.list_tags(conn, clinic.id)})
 
 
 @router.put("/v1/clinics/{clinic_id}", openapi_extra=openapi_json_body(s.CLINIC_SCHEMA))
@@ -171,7 +171,8 @@ def update_clinic(
     """Change a clinic (its admins, services). Fields sent replace the stored ones; null clears."""
     clinic = clinic_access(conn, caller, clinic_id, admin=True)
     name, fields = _clinic_fields(v.obj(body), creating=False)
-    return json_response(c.update_clinic(conn, services.accounts.now(), clinic, name, fields).public())
+    updated = c.update_clinic(conn, services.accounts.now(), clinic, name, fields)
+    return json_response({**updated.public(), "patientTags": c.list_tags(conn, clinic.id)})
 
 
 # ---- clinicians ---------------------------------------------------------------------------------
@@ -334,32 +335,12 @@ def _patient_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         fields["targetDevices"] = v.texts(
             body["targetDevices"], "/targetDevices", max_items=MAX_DEVICES, max_length=64
         )
-    if body.get("tags") not in (None, []):
-        raise v.invalid(
-            "value-not-allowed", "value is not allowed", "patient tags are not supported", "/tags"
-        )
+    if body.get("tags") is not None:
+        fields["tags"] = v.texts(body["tags"], "/tags", max_items=MAX_TAGS, max_length=24)
     for key in ("email", "mrn", "targetDevices"):
         if key in body and body[key] is None and not creating:
             fields[key] = None
     return fields
-
-
-@router.get("/v1/clinics/{clinic_id}/patients")
-def list_patients(
-    clinic_id: str,
-    caller: CallerDep,
-    conn: ReadConn,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    search: SearchText = None,
-    sort: Annotated[str | None, Query(max_length=32)] = None,
-) -> Response:
-    """``{data: [patients], meta: {count}}``: the patients sharing with the clinic."""
-    clinic = clinic_access(conn, caller, clinic_id)
-    if sort is not None and _SORT.fullmatch(sort) is None:
-        raise parameter_invalid("sort", f"sort must be + or - followed by one of {list(c.PATIENT_SORTS)}")
-    page, count = c.list_patients(conn, clinic.id, search=search, sort=sort, offset=offset, limit=limit)
-    return json_response({"data": [p.public() for p in page], "meta": {"count": count}})
 
 
 @router.post("/v1/clinics/{clinic_id}/patients", openapi_extra=openapi_json_body(s.NEW_PATIENT_SCHEMA))
@@ -371,6 +352,7 @@ def create_patient(
     patient to claim the account. 200 with the patient; 409 if the address has an account."""
     clinic = clinic_access(conn, caller, clinic_id)
     fields = _patient_fields(v.obj(body), creating=True)
+    tags = _clinic_tag_ids(conn, clinic, fields.pop("tags", None) or [])
     email = fields.get("email")
     accounts = services.accounts
     if email is not None and accounts.find_user(conn, email) is not None:
@@ -393,6 +375,8 @@ def create_patient(
         raise _duplicate("user", "/email") from taken
     now = accounts.now()
     patient = c.add_patient(conn, now, clinic.id, user.id, fields, dict(c.CUSTODIAL_PERMISSIONS))
+    if tags:
+        patient = c.set_patient_tags(conn, now, patient, tags)
     if email is not None:
         confirmations.request_signup(conn, now, user, creator_id=caller.user_id, clinic_id=clinic.id)
     return json_response(patient.public())
@@ -464,8 +448,22 @@ def update_patient(
     clinic = clinic_access(conn, caller, clinic_id)
     patient = clinic_patient(conn, clinic, patient_id)
     fields = _patient_fields(v.obj(body), creating=False)
+    tags = fields.pop("tags", None)
     doc = {k: value for k, value in {**patient.doc, **fields}.items() if value is not None}
-    return json_response(c.update_patient(conn, services.accounts.now(), patient, doc=doc).public())
+    now = services.accounts.now()
+    patient = c.update_patient(conn, now, patient, doc=doc)
+    if tags is not None:
+        patient = c.set_patient_tags(conn, now, patient, _clinic_tag_ids(conn, clinic, tags))
+    return json_response(patient.public())
+
+
+def _clinic_tag_ids(conn: Connection, clinic: c.Clinic, tags: list[str]) -> list[str]:
+    """The tag ids as given, each one of the clinic's tags (a 400 names the first that is not)."""
+    known = {tag["id"] for tag in c.list_tags(conn, clinic.id)}
+    for i, tag in enumerate(tags):
+        if tag not in known:
+            raise v.invalid("value-not-exists", "value does not exist", "no such patient tag", f"/tags/{i}")
+    return tags
 
 
 @router.delete("/v1/clinics/{clinic_id}/patients/{patient_id}", status_code=204)

@@ -19,7 +19,14 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from inlet.accounts.service import is_user_id, timestamp
-from inlet.db.schema import clinic_patients, clinicians, clinics
+from inlet.db.schema import (
+    clinic_patient_tags,
+    clinic_patients,
+    clinic_reviews,
+    clinic_tags,
+    clinicians,
+    clinics,
+)
 
 CLINIC_ADMIN = "CLINIC_ADMIN"
 CLINIC_MEMBER = "CLINIC_MEMBER"
@@ -380,6 +387,10 @@ def update_patient(
 
 
 def remove_patient(conn: Connection, patient: Patient) -> None:
+    pt = clinic_patient_tags.c
+    conn.execute(
+        delete(clinic_patient_tags).where(pt.clinic_id == patient.clinic_id, pt.user_id == patient.user_id)
+    )
     conn.execute(
         delete(clinic_patients).where(
             clinic_patients.c.clinic_id == patient.clinic_id, clinic_patients.c.user_id == patient.user_id
@@ -476,3 +487,92 @@ def clinic_contacts(conn: Connection, user_id: str) -> list[str]:
             if clinician.email and "@" in clinician.email:
                 found.append(clinician.email)
     return found
+
+
+# ---- patient tags -----------------------------------------------------------------------------------
+# A clinic's tags are ``{id, name}``; a patient's tag ids are kept in its record's ``tags`` (what
+# clients read) and in ``clinic_patient_tags`` (what the patient list filters on, indexed).
+
+
+def list_tags(conn: Connection, clinic_id: str) -> list[dict[str, str]]:
+    t = clinic_tags.c
+    rows = conn.execute(select(t.id, t.name).where(t.clinic_id == clinic_id).order_by(t.name, t.id))
+    return [{"id": row.id, "name": row.name} for row in rows]
+
+
+def find_tag_by_name(conn: Connection, clinic_id: str, name: str) -> str | None:
+    t = clinic_tags.c
+    found = conn.execute(
+        select(t.id).where(t.clinic_id == clinic_id, func.lower(t.name) == name.lower())
+    ).scalar()
+    return str(found) if found is not None else None
+
+
+def create_tag(conn: Connection, now: int, clinic_id: str, name: str) -> str:
+    tag_id = new_clinic_id()
+    conn.execute(insert(clinic_tags).values(id=tag_id, clinic_id=clinic_id, name=name, created_time=now))
+    return tag_id
+
+
+def rename_tag(conn: Connection, clinic_id: str, tag_id: str, name: str) -> bool:
+    t = clinic_tags.c
+    result = conn.execute(
+        update(clinic_tags).where(t.clinic_id == clinic_id, t.id == tag_id).values(name=name)
+    )
+    return bool(result.rowcount)
+
+
+def delete_tag(conn: Connection, now: int, clinic_id: str, tag_id: str) -> bool:
+    """Delete a tag and take it off every patient that carries it."""
+    t = clinic_tags.c
+    if not conn.execute(delete(clinic_tags).where(t.clinic_id == clinic_id, t.id == tag_id)).rowcount:
+        return False
+    pt = clinic_patient_tags.c
+    carriers = conn.execute(
+        select(pt.user_id).where(pt.clinic_id == clinic_id, pt.tag_id == tag_id)
+    ).scalars()
+    for user_id in list(carriers):
+        patient = get_patient(conn, clinic_id, user_id)
+        if patient is not None:
+            tags = [x for x in patient.doc.get("tags") or [] if x != tag_id]
+            set_patient_tags(conn, now, patient, tags)
+    return True
+
+
+def set_patient_tags(conn: Connection, now: int, patient: Patient, tag_ids: list[str]) -> Patient:
+    """Replace a patient's tags (ids of the clinic's tags, checked by the caller)."""
+    pt = clinic_patient_tags.c
+    conn.execute(
+        delete(clinic_patient_tags).where(pt.clinic_id == patient.clinic_id, pt.user_id == patient.user_id)
+    )
+    unique = list(dict.fromkeys(tag_ids))
+    if unique:
+        conn.execute(
+            insert(clinic_patient_tags),
+            [{"clinic_id": patient.clinic_id, "user_id": patient.user_id, "tag_id": x} for x in unique],
+        )
+    doc = {**patient.doc, "tags": unique}
+    return update_patient(conn, now, patient, doc=doc)
+
+
+# ---- reviews ------------------------------------------------------------------------------------------
+
+
+def add_review(conn: Connection, now: int, patient: Patient, clinician_id: str) -> None:
+    conn.execute(
+        insert(clinic_reviews).values(
+            clinic_id=patient.clinic_id, user_id=patient.user_id, clinician_id=clinician_id, time=now
+        )
+    )
+
+
+def reviews_of(conn: Connection, patient: Patient, limit: int = 2) -> list[dict[str, Any]]:
+    """A patient's reviews, newest first: ``{clinicianId, time}``."""
+    r = clinic_reviews.c
+    rows = conn.execute(
+        select(r.clinician_id, r.time)
+        .where(r.clinic_id == patient.clinic_id, r.user_id == patient.user_id)
+        .order_by(r.time.desc(), r.id.desc())
+        .limit(limit)
+    )
+    return [{"clinicianId": row.clinician_id, "time": timestamp(row.time)} for row in rows]

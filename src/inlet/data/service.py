@@ -25,6 +25,7 @@ from inlet.model.errors import Errors
 from inlet.model.identity import new_id
 from inlet.model.parse import Datum, parse_data
 from inlet.model.timeutil import format_utc, from_micros, now_utc, parse_rfc3339, to_micros
+from inlet.summaries import store as summaries
 
 Clock = Callable[[], datetime]
 
@@ -157,7 +158,19 @@ class DataService:
         if not data_set.is_open:
             raise DataSetClosed(data_set.id)
         deduplicator = deduplicators.get(data_set.deduplicator_name)
-        return deduplicator.add(conn, data_set, datums, self.now())
+        now = self.now()
+        outcome = deduplicator.add(conn, data_set, datums, now)
+        if not self.is_normal(data_set):  # continuous data is active at once: summaries go outdated
+            earliest = summaries.earliest_by_type(((d.type, to_micros(d.time)) for d in datums), now)
+            if outcome.replaced:  # a replacement may have moved a datum: its old time changed too
+                d = device_data.c
+                replaced = summaries.earliest_in(
+                    conn, and_(d.data_set_id == data_set.id, d.archived_time == now), now
+                )
+                for key, value in replaced.items():
+                    earliest[key] = min(value, earliest.get(key, value))
+            summaries.mark_outdated(conn, data_set.user_id, earliest, summaries.DATA_ADDED, now)
+        return outcome
 
     def close(self, conn: Connection, data_set: DataSet) -> DataSet:
         """Close the set: its deduplicator runs and its data becomes visible. Idempotent."""
@@ -166,7 +179,18 @@ class DataService:
         now = self.now()
         deduplicators.get(data_set.deduplicator_name).close(conn, data_set, now)
         self._touch(conn, data_set, now, state=CLOSED)
+        self._mark_changed(conn, data_set, now, summaries.UPLOAD_COMPLETED)
         return data_set
+
+    def _mark_changed(self, conn: Connection, data_set: DataSet, now: int, reason: str) -> None:
+        """Mark the person's summaries outdated from the earliest glucose the set's data, or what
+        its deduplicator archived, restored or tombstoned elsewhere at ``now``, holds."""
+        d = device_data.c
+        touched = or_(d.data_set_id == data_set.id, d.archived_data_set_id == data_set.id)
+        if "truncate" in data_set.deduplicator_name:  # it tombstones the device's other sets' data
+            touched = or_(touched, and_(d.user_id == data_set.user_id, d.modified_time == now))
+        earliest = summaries.earliest_in(conn, touched, now)
+        summaries.mark_outdated(conn, data_set.user_id, earliest, reason, now)
 
     def reopen(self, conn: Connection, data_set: DataSet) -> DataSet:
         """Open a closed set again so more data can be added (the importer's resume path). Its data
@@ -192,6 +216,7 @@ class DataService:
         """Tombstone the set and its data, restoring what its deduplicator archived."""
         now = self.now()
         deduplicators.get(data_set.deduplicator_name).delete(conn, data_set, now)
+        self._mark_changed(conn, data_set, now, summaries.DATA_DELETED)
         data_set.doc["deletedTime"] = format_utc(from_micros(now))
         conn.execute(
             update(data_sets)
@@ -206,11 +231,13 @@ class DataService:
         if not conditions:
             return 0
         d = device_data
+        now = self.now()
+        selected = and_(d.c.data_set_id == data_set.id, d.c.deleted_time.is_(None), or_(*conditions))
+        earliest = summaries.earliest_in(conn, selected, now)
         result = conn.execute(
-            update(d)
-            .where(d.c.data_set_id == data_set.id, d.c.deleted_time.is_(None), or_(*conditions))
-            .values(active=False, deleted_time=self.now(), modified_time=self.now())
+            update(d).where(selected).values(active=False, deleted_time=now, modified_time=now)
         )
+        summaries.mark_outdated(conn, data_set.user_id, earliest, summaries.DATA_DELETED, now)
         return result.rowcount or 0
 
     def is_normal(self, data_set: DataSet) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -379,4 +380,100 @@ partner_payloads = Table(
     Column("body", Json, nullable=False),
     Index("ix_partner_payloads_fetched_time", "fetched_time"),
     Index("ix_partner_payloads_data_source_id", "data_source_id"),
+)
+
+# ---- summaries (migration 0015_summaries) ---------------------------------------------------------
+# A person's cgm, bgm and con summaries (``inlet.summaries``): the platform document, when it went
+# outdated and from which data time on; the hourly buckets it is computed from (60 days back from the
+# newest data); and one row per (person, kind, period) with every clinic field and its delta as a
+# column, so the clinic patient list filters and sorts in the database.
+
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("type", String(8), primary_key=True),  # cgm, bgm, con
+    Column("outdated_since", Micros),  # NULL: current
+    Column("outdated_reasons", Json),
+    Column("outdated_from", Micros),  # the earliest data time changed since the last computation
+    Column("last_updated", Micros),
+    Column("last_updated_reasons", Json),
+    Column("last_upload", Micros),
+    Column("first_data", Micros),
+    Column("last_data", Micros),  # NULL: no data (the API answers 404)
+    Column("bucket_start", Micros),  # the first hour the stored buckets cover
+    Column("doc", Json),  # the platform summary's periods
+    Index("ix_summaries_outdated_since", "outdated_since"),
+)
+
+summary_buckets = Table(
+    "summary_buckets",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("type", String(8), primary_key=True),  # cgm, bgm
+    Column("hour", Micros, primary_key=True),
+    Column("doc", Json, nullable=False),
+)
+
+SUMMARY_FIELDS = (
+    *(
+        f"timeIn{r}{s}"
+        for r in ("VeryLow", "Low", "AnyLow", "Target", "High", "VeryHigh", "ExtremeHigh", "AnyHigh")
+        for s in ("Percent", "Minutes", "Records")
+    ),
+    "timeCGMUsePercent",
+    "timeCGMUseMinutes",
+    "timeCGMUseRecords",
+    "totalRecords",
+    "averageGlucoseMmol",
+    "glucoseManagementIndicator",
+    "averageDailyRecords",
+    "standardDeviation",
+    "coefficientOfVariation",
+    "hoursWithData",
+    "daysWithData",
+    "min",
+    "max",
+)
+"""The clinic's flat summary fields; each is a column of ``summary_periods``, and so is its delta."""
+
+summary_periods = Table(
+    "summary_periods",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("type", String(8), primary_key=True),  # cgm, bgm
+    Column("period", String(4), primary_key=True),  # 1d, 7d, 14d, 30d
+    Column("last_data", Micros, nullable=False),
+    *(Column(name, Float) for field in SUMMARY_FIELDS for name in (field, f"{field}Delta")),
+    Index("ix_summary_periods_type_period_user", "type", "period", "user_id"),
+)
+
+clinic_patient_tags = Table(
+    "clinic_patient_tags",
+    metadata,
+    Column("clinic_id", String(24), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("tag_id", String(24), primary_key=True),
+    Index("ix_clinic_patient_tags_clinic_tag", "clinic_id", "tag_id"),
+)
+
+clinic_tags = Table(
+    "clinic_tags",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("clinic_id", String(24), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_time", Micros, nullable=False),
+    UniqueConstraint("clinic_id", "name"),
+)
+
+clinic_reviews = Table(
+    "clinic_reviews",
+    metadata,
+    Column("id", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("clinic_id", String(24), nullable=False),
+    Column("user_id", String(32), nullable=False),  # the patient
+    Column("clinician_id", String(32), nullable=False),
+    Column("time", Micros, nullable=False),
+    Index("ix_clinic_reviews_clinic_user_time", "clinic_id", "user_id", "time"),
 )

@@ -65,6 +65,7 @@ from inlet.partners.fetch import (
 )
 from inlet.partners.lifecycle import RunFence, SyncState
 from inlet.partners.states import CONNECTED
+from inlet.summaries import store as summaries
 from inlet.sync import metrics
 from inlet.sync.budget import BudgetGate
 from inlet.sync.leases import DbClock, Lease, db_now
@@ -497,7 +498,7 @@ class SyncRunner:
                     outcome = self.services.data.add_datums(conn, data_set, fresh)
                     stored, replaced = outcome.stored, outcome.replaced
             if data_set is not None and batch.result.deleted:
-                deleted = _tombstone(conn, data_set.id, batch.result.deleted, now)
+                deleted = _tombstone(conn, data_set.id, source.user_id, batch.result.deleted, now)
             skipped = [p for p in problems if p.skipped]
             conn.execute(
                 insert(partner_payloads).values(
@@ -802,20 +803,19 @@ def _changed(conn: Connection, data_set_id: str, datums: list[Datum]) -> list[Da
     return fresh
 
 
-def _tombstone(conn: Connection, data_set_id: str, origin_ids: list[str], now: int) -> int:
+def _tombstone(conn: Connection, data_set_id: str, user_id: str, origin_ids: list[str], now: int) -> int:
     d = device_data.c
-    result = conn.execute(
-        update(device_data)
-        .where(
-            and_(
-                d.data_set_id == data_set_id,
-                d.origin_id.in_(origin_ids),
-                d.archived_time.is_(None),
-                d.deleted_time.is_(None),
-            )
-        )
-        .values(active=False, deleted_time=now, modified_time=now)
+    selected = and_(
+        d.data_set_id == data_set_id,
+        d.origin_id.in_(origin_ids),
+        d.archived_time.is_(None),
+        d.deleted_time.is_(None),
     )
+    earliest = summaries.earliest_in(conn, selected, now)  # the person's summaries go outdated with it
+    result = conn.execute(
+        update(device_data).where(selected).values(active=False, deleted_time=now, modified_time=now)
+    )
+    summaries.mark_outdated(conn, user_id, earliest, summaries.DATA_DELETED, now)
     return int(result.rowcount or 0)
 
 

@@ -1,7 +1,8 @@
 """Putting the sync engine together: the worker with the partner runner, and its housekeeping.
 
 Used by ``inlet worker``, ``inlet serve --worker`` and ``inlet demo``. Housekeeping runs beside the
-worker: the clinician connection-request reminders and the retry of queued emails, every few minutes.
+worker: the clinician connection-request reminders and the retry of queued emails, every few minutes;
+and the summary updater (``inlet.summaries.updater``), every 20-30 s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from inlet.model.timeutil import format_utc, now_utc
+from inlet.summaries.updater import run_updater
 from inlet.sync.leases import db_now
 from inlet.sync.runner import SyncRunner
 from inlet.sync.worker import Worker, default_owner, where
@@ -165,6 +167,7 @@ async def running_worker(
     tasks = [
         asyncio.ensure_future(supervise(lambda: worker.run_forever(stop), stop, status)),
         asyncio.ensure_future(housekeeping(services, stop)),
+        asyncio.ensure_future(run_updater(services.engine, services.data.now, stop)),
     ]
     try:
         yield worker
