@@ -69,6 +69,16 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/metadata/{user_id}/profile"): VIEW,
     ("PUT", "/metadata/{user_id}/profile"): ADMIN,
     ("POST", "/confirm/send/signup/{user_id}"): ADMIN,
+    # hydrophone: anyone asks for a password reset (the answer never says whether the account exists)
+    ("POST", "/confirm/send/forgot/{email}"): PUBLIC,
+    ("PUT", "/confirm/accept/forgot"): (404,) * 9,  # a made-up key, whoever asks
+    ("POST", "/confirm/send/invite/{user_id}"): ADMIN,
+    ("GET", "/confirm/invite/{user_id}"): ADMIN,
+    ("GET", "/confirm/invitations/{user_id}"): OWNER_ONLY,
+    ("PUT", "/confirm/accept/invite/{user_id}/{invited_by}"): OWNER_ONLY,
+    ("PUT", "/confirm/dismiss/invite/{user_id}/{invited_by}"): OWNER_ONLY,
+    ("PUT", "/confirm/{user_id}/invited/{email}"): ADMIN,
+    ("PATCH", "/confirm/resend/invite/{key}"): ADMIN,
     ("GET", "/access/groups/{user_id}"): ADMIN,
     ("GET", "/access/{user_id}"): ADMIN,
     ("GET", "/access/{group_id}/{user_id}"): (401, 403, 200, 403, 200, 200, 403, 403, 200),
@@ -201,6 +211,19 @@ class World:
         assert response.status_code == 200, response.text
         return member.user_id
 
+    def invite(self, inviter: Account, email: str) -> str:
+        """A pending care-team invitation from ``inviter`` to ``email``; answers its key."""
+        response = self.client.post(
+            f"/confirm/send/invite/{inviter.user_id}",
+            json={"email": email, "permissions": {"view": {}}},
+            headers=inviter.headers,
+        )
+        if response.status_code == 409:  # already pending: find it
+            sent = self.client.get(f"/confirm/invite/{inviter.user_id}", headers=inviter.headers).json()
+            return str(next(i["key"] for i in sent if i["email"] == email))
+        assert response.status_code == 200, response.text
+        return str(response.json()["key"])
+
     def new_clinic(self) -> str:
         response = self.client.post(
             "/v1/clinics",
@@ -324,6 +347,32 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params, {"username": world.unique("kid"), "emails": [world.unique("kid")]})
     if key == ("POST", "/v1/users/{user_id}/restricted_tokens"):
         return Request(params, {})
+    if key == ("POST", "/confirm/send/forgot/{email}"):
+        params["email"] = world.unique("forgot")
+        return Request(params, headers={} if caller == "anonymous" else None)
+    if key == ("PUT", "/confirm/accept/forgot"):
+        return Request(
+            params, {"key": "made-up", "email": "owner@example.org", "password": "a-long-password"}
+        )
+    if key == ("POST", "/confirm/send/invite/{user_id}"):
+        return Request(params, {"email": world.unique("invitee"), "permissions": {"view": {}}})
+    if key == ("GET", "/confirm/invite/{user_id}"):
+        world.invite(world.accounts["owner"], "pending-invitee@example.org")
+        return Request(params)
+    if key == ("GET", "/confirm/invitations/{user_id}"):
+        world.invite(world.accounts["viewer"], "owner@example.org")
+        return Request(params)
+    if path.startswith(("/confirm/accept/invite/", "/confirm/dismiss/invite/")):
+        inviter = signup(world.client, world.unique("inviter"))
+        params["invited_by"] = inviter.user_id
+        return Request(params, {"key": world.invite(inviter, "owner@example.org")})
+    if key == ("PUT", "/confirm/{user_id}/invited/{email}"):
+        params["email"] = world.unique("canceled")
+        world.invite(world.accounts["owner"], params["email"])
+        return Request(params)
+    if key == ("PATCH", "/confirm/resend/invite/{key}"):
+        params["key"] = world.invite(world.accounts["owner"], world.unique("resent"))
+        return Request(params)
     if key == ("PUT", "/metadata/{user_id}/profile"):
         return Request(params, {"fullName": "Owen Owner"})
     if path == "/access/{group_id}/{user_id}":
