@@ -227,7 +227,8 @@ def send_invite(
     email or permissions; 409 when a pending invitation to that address exists or the address's
     account already shares. Emails the invitee (to sign up with the address filled in, or to log in
     and accept)."""
-    return _send_invite(conn, request, caller, services, user_id, body)
+    invitation, key, owner = send_invitation(conn, request, caller, services, user_id, body)
+    return json_response(invitation.public(key, owner))
 
 
 def _permissions(value: Any) -> dict[str, dict[str, Any]]:
@@ -241,9 +242,11 @@ def _permissions(value: Any) -> dict[str, dict[str, Any]]:
     return perms
 
 
-def _send_invite(
+def send_invitation(
     conn: Connection, request: Request, caller: Caller, services: Services, user_id: str, body: Any
-) -> Response:
+) -> tuple[inv.ConfirmRequest, str, User]:
+    """Check and store an invitation from ``user_id`` and email the invitee (the API's and the Share
+    page's); raises :class:`ConfirmError` with words for people."""
     _owner(request, conn, caller, user_id)
     owner = services.accounts.get_user(conn, user_id) if is_user_id(user_id) else None
     if owner is None:
@@ -274,7 +277,7 @@ def _send_invite(
         context=inv.invite_context(perms, nickname if isinstance(nickname, str) else None),
     )
     invite_email(conn, services, owner, address, invitee is not None)
-    return json_response(request_.public(key, owner))
+    return request_, key, owner
 
 
 def invite_email(conn: Connection, services: Services, owner: User, address: str, has_account: bool) -> None:
@@ -366,9 +369,7 @@ def accept_invite(
 ) -> Response:
     """The invitee accepts: the invitation's permissions are granted (as ``/access`` does); 200."""
     found, invitee = _answerable(conn, services, caller, user_id, invited_by, body)
-    held = services.accounts.granted(conn, invited_by, invitee.id)
-    services.accounts.set_permissions(conn, invited_by, invitee.id, {**held, **found.permissions})
-    inv.set_status(conn, found, services.accounts.now(), inv.COMPLETED, invitee_id=invitee.id)
+    inv.accept_invite(conn, services.accounts, found, invitee)
     return json_response("OK")
 
 

@@ -128,6 +128,21 @@ def key_of(request: ConfirmRequest, key_secrets: Sequence[bytes]) -> str | None:
     return None
 
 
+def get_request(conn: Connection, request_id: str) -> ConfirmRequest | None:
+    if not request_id or len(request_id) > 32:
+        return None
+    row = conn.execute(select(confirm_requests).where(confirm_requests.c.id == request_id)).first()
+    return ConfirmRequest.from_row(row) if row else None
+
+
+def accept_invite(conn: Connection, accounts: AccountService, request: ConfirmRequest, invitee: User) -> None:
+    """Grant the invitation's permissions (added to what the invitee already holds) and complete it."""
+    assert request.creator_id is not None
+    held = accounts.granted(conn, request.creator_id, invitee.id)
+    accounts.set_permissions(conn, request.creator_id, invitee.id, {**held, **request.permissions})
+    set_status(conn, request, accounts.now(), COMPLETED, invitee_id=invitee.id)
+
+
 def find_by_key(conn: Connection, key: object, *types: str) -> ConfirmRequest | None:
     if not isinstance(key, str) or not key or len(key) > 200:
         return None
