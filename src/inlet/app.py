@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from inlet import __version__
-from inlet.accounts import access_routes, clinic_routes, confirm_routes, routes
+from inlet.accounts import access_routes, clinic_routes, clinician_invite_routes, confirm_routes, routes
 from inlet.api import errors, info
 from inlet.api.body import BodyLimit
 from inlet.data import read_routes
@@ -30,6 +30,7 @@ ROUTERS = (
     access_routes,
     confirm_routes,  # invitations and password resets (hydrophone)
     clinic_routes,
+    clinician_invite_routes,
     request_routes,
     data_routes,
     read_routes,

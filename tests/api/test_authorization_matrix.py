@@ -113,6 +113,14 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/connect/{slug}"): CLINIC_204,
     ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/send_dexcom_connect_request"): CLINIC,
     ("GET", "/v1/patients/{user_id}/clinics"): ADMIN,
+    # clinician invitations: the clinic's admins (clinician_with is one) invite; the invitee answers
+    ("POST", "/v1/clinics/{clinic_id}/invites/clinicians"): CLINIC,
+    ("GET", "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}"): CLINIC,
+    ("PATCH", "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}"): CLINIC,
+    ("DELETE", "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}"): CLINIC,
+    ("GET", "/v1/clinicians/{user_id}/invites"): OWNER_ONLY,
+    ("PUT", "/v1/clinicians/{user_id}/invites/{invite_id}"): OWNER_ONLY,
+    ("DELETE", "/v1/clinicians/{user_id}/invites/{invite_id}"): OWNER_ONLY,
     ("GET", "/v1/clinicians/{user_id}/clinics"): (401, 403, 403, 403, 403, 403, 200, 403, 200),
     ("GET", "/v1/users/{userId}/data_sets"): VIEW_OR_UPLOAD,
     ("POST", "/v1/users/{userId}/data_sets"): UPLOAD_201,
@@ -223,6 +231,15 @@ class World:
             return str(next(i["key"] for i in sent if i["email"] == email))
         assert response.status_code == 200, response.text
         return str(response.json()["key"])
+
+    def clinician_invite(self, email: str, clinic_id: str | None = None) -> str:
+        """A live invitation of ``email`` to a clinic of clinician_with (``clinic_with`` unless
+        given); answers its id."""
+        url = f"/v1/clinics/{clinic_id or self.clinic_with}/invites/clinicians"
+        headers = self.accounts["clinician_with"].headers
+        response = self.client.post(url, json={"email": email, "roles": ["CLINIC_MEMBER"]}, headers=headers)
+        assert response.status_code == 200, response.text
+        return str(response.json()["inviteId"])
 
     def new_clinic(self) -> str:
         response = self.client.post(
@@ -372,6 +389,15 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params)
     if key == ("PATCH", "/confirm/resend/invite/{key}"):
         params["key"] = world.invite(world.accounts["owner"], world.unique("resent"))
+        return Request(params)
+    if key == ("POST", "/v1/clinics/{clinic_id}/invites/clinicians"):
+        return Request(params, {"email": world.unique("clinician-invitee"), "roles": ["CLINIC_MEMBER"]})
+    if path == "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}":
+        params["invite_id"] = world.clinician_invite(world.unique("clinician-invitee"))
+        return Request(params)
+    if path == "/v1/clinicians/{user_id}/invites/{invite_id}":
+        # a throwaway clinic each time: accepting makes the owner its clinician
+        params["invite_id"] = world.clinician_invite("owner@example.org", world.new_clinic())
         return Request(params)
     if key == ("PUT", "/metadata/{user_id}/profile"):
         return Request(params, {"fullName": "Owen Owner"})
