@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from inlet.accounts.invitations import invites_received
+from inlet.accounts.invitations import CLINICIAN, invites_received
 from inlet.accounts.routes import client_address
 from inlet.accounts.service import Throttled, UsernameTaken
 from inlet.accounts.validate import MAX_NAME
@@ -106,12 +106,14 @@ def signup(request: Request, fields: FormDep) -> Response:
                 profile={"fullName": name} if name else None,
             )
             token = services.accounts.create_session(conn, user.id)
-            invited = invites_received(conn, services.accounts.now(), user.emails)
+            now = services.accounts.now()
+            invited = invites_received(conn, now, user.emails)
+            to_team = invites_received(conn, now, user.emails, CLINICIAN)
     except UsernameTaken:
         errors = {"email": "An account with this email address already exists. Log in instead."}
         return render(request, "signup.html", None, {"fields": shown, "errors": errors}, 409)
     # Someone invited this address before the account existed: their invitation is waiting.
-    response = see_other("/share" if invited else "/profile")
+    response = see_other("/clinic/team" if to_team else "/share" if invited else "/profile")
     set_session_cookie(request, response, token)
     return response
 

@@ -16,6 +16,7 @@ from inlet.web import (
     oauth_pages,
     profile_routes,
     share_routes,
+    team_routes,
 )
 from inlet.web.pages import STATIC_DIR
 
@@ -25,6 +26,7 @@ for module in (
     account_pages,
     profile_routes,
     share_routes,
+    team_routes,  # before clinic_routes: /clinic/team is not a clinic page
     data_view,
     clinic_routes,
     oauth_pages,
