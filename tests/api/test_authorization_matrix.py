@@ -68,6 +68,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/users/{user_id}/restricted_tokens"): (401, 403, 403, 403, 403, 201, 403, 403, 201),
     ("GET", "/metadata/{user_id}/profile"): VIEW,
     ("PUT", "/metadata/{user_id}/profile"): ADMIN,
+    ("GET", "/metadata/{user_id}/settings"): VIEW,
+    ("PUT", "/metadata/{user_id}/settings"): ADMIN,
     ("POST", "/confirm/send/signup/{user_id}"): ADMIN,
     # hydrophone: anyone asks for a password reset (the answer never says whether the account exists)
     ("POST", "/confirm/send/forgot/{email}"): PUBLIC,
@@ -278,6 +280,7 @@ def build_world(client: TestClient, services: Services) -> World:
     }
     owner = accounts["owner"]
     client.put(f"/metadata/{owner.user_id}/profile", json={"fullName": "Owen Owner"}, headers=owner.headers)
+    client.put(f"/metadata/{owner.user_id}/settings", json={"units": {"bg": "mmol/L"}}, headers=owner.headers)
     for name, perms in (
         ("viewer", {"view": {}}),
         ("uploader", {"upload": {}}),
@@ -399,6 +402,8 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         # a throwaway clinic each time: accepting makes the owner its clinician
         params["invite_id"] = world.clinician_invite("owner@example.org", world.new_clinic())
         return Request(params)
+    if key == ("PUT", "/metadata/{user_id}/settings"):
+        return Request(params, {"units": {"bg": "mmol/L"}, "bgTarget": {"low": 3.9, "high": 10.0}})
     if key == ("PUT", "/metadata/{user_id}/profile"):
         return Request(params, {"fullName": "Owen Owner"})
     if path == "/access/{group_id}/{user_id}":

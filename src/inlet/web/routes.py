@@ -17,6 +17,7 @@ from inlet.web import (
     profile_routes,
     share_routes,
     team_routes,
+    units_routes,
 )
 from inlet.web.pages import STATIC_DIR
 
@@ -25,6 +26,7 @@ for module in (
     auth_routes,
     account_pages,
     profile_routes,
+    units_routes,
     share_routes,
     team_routes,  # before clinic_routes: /clinic/team is not a clinic page
     data_view,
