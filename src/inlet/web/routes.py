@@ -18,6 +18,7 @@ from inlet.web import (
     share_routes,
     team_routes,
     units_routes,
+    views_routes,
 )
 from inlet.web.pages import STATIC_DIR
 
@@ -29,6 +30,7 @@ for module in (
     units_routes,
     share_routes,
     team_routes,  # before clinic_routes: /clinic/team is not a clinic page
+    views_routes,
     data_view,
     clinic_routes,
     oauth_pages,
