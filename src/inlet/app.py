@@ -12,7 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from inlet import __version__
-from inlet.accounts import access_routes, clinic_routes, routes
+from inlet.accounts import (
+    access_routes,
+    clinic_routes,
+    clinician_invite_routes,
+    confirm_routes,
+    routes,
+    settings_routes,
+)
 from inlet.api import errors, info, status
 from inlet.api.body import BodyLimit
 from inlet.data import read_routes
@@ -31,7 +38,10 @@ ROUTERS = (
     status,
     routes,  # with the user routes (inlet.accounts.user_routes)
     access_routes,
+    settings_routes,  # /metadata/:userId/settings
+    confirm_routes,  # invitations and password resets (hydrophone)
     clinic_routes,
+    clinician_invite_routes,
     request_routes,
     data_routes,
     read_routes,

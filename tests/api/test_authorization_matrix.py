@@ -69,7 +69,19 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/users/{user_id}/restricted_tokens"): (401, 403, 403, 403, 403, 201, 403, 403, 201),
     ("GET", "/metadata/{user_id}/profile"): VIEW,
     ("PUT", "/metadata/{user_id}/profile"): ADMIN,
+    ("GET", "/metadata/{user_id}/settings"): VIEW,
+    ("PUT", "/metadata/{user_id}/settings"): ADMIN,
     ("POST", "/confirm/send/signup/{user_id}"): ADMIN,
+    # hydrophone: anyone asks for a password reset (the answer never says whether the account exists)
+    ("POST", "/confirm/send/forgot/{email}"): PUBLIC,
+    ("PUT", "/confirm/accept/forgot"): (404,) * 9,  # a made-up key, whoever asks
+    ("POST", "/confirm/send/invite/{user_id}"): ADMIN,
+    ("GET", "/confirm/invite/{user_id}"): ADMIN,
+    ("GET", "/confirm/invitations/{user_id}"): OWNER_ONLY,
+    ("PUT", "/confirm/accept/invite/{user_id}/{invited_by}"): OWNER_ONLY,
+    ("PUT", "/confirm/dismiss/invite/{user_id}/{invited_by}"): OWNER_ONLY,
+    ("PUT", "/confirm/{user_id}/invited/{email}"): ADMIN,
+    ("PATCH", "/confirm/resend/invite/{key}"): ADMIN,
     ("GET", "/access/groups/{user_id}"): ADMIN,
     ("GET", "/access/{user_id}"): ADMIN,
     ("GET", "/access/{group_id}/{user_id}"): (401, 403, 200, 403, 200, 200, 403, 403, 200),
@@ -104,6 +116,14 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/connect/{slug}"): CLINIC_204,
     ("POST", "/v1/clinics/{clinic_id}/patients/{patient_id}/send_dexcom_connect_request"): CLINIC,
     ("GET", "/v1/patients/{user_id}/clinics"): ADMIN,
+    # clinician invitations: the clinic's admins (clinician_with is one) invite; the invitee answers
+    ("POST", "/v1/clinics/{clinic_id}/invites/clinicians"): CLINIC,
+    ("GET", "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}"): CLINIC,
+    ("PATCH", "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}"): CLINIC,
+    ("DELETE", "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}"): CLINIC,
+    ("GET", "/v1/clinicians/{user_id}/invites"): OWNER_ONLY,
+    ("PUT", "/v1/clinicians/{user_id}/invites/{invite_id}"): OWNER_ONLY,
+    ("DELETE", "/v1/clinicians/{user_id}/invites/{invite_id}"): OWNER_ONLY,
     ("GET", "/v1/clinicians/{user_id}/clinics"): (401, 403, 403, 403, 403, 403, 200, 403, 200),
     ("GET", "/v1/users/{userId}/data_sets"): VIEW_OR_UPLOAD,
     ("POST", "/v1/users/{userId}/data_sets"): UPLOAD_201,
@@ -209,6 +229,28 @@ class World:
         assert response.status_code == 200, response.text
         return member.user_id
 
+    def invite(self, inviter: Account, email: str) -> str:
+        """A pending care-team invitation from ``inviter`` to ``email``; answers its key."""
+        response = self.client.post(
+            f"/confirm/send/invite/{inviter.user_id}",
+            json={"email": email, "permissions": {"view": {}}},
+            headers=inviter.headers,
+        )
+        if response.status_code == 409:  # already pending: find it
+            sent = self.client.get(f"/confirm/invite/{inviter.user_id}", headers=inviter.headers).json()
+            return str(next(i["key"] for i in sent if i["email"] == email))
+        assert response.status_code == 200, response.text
+        return str(response.json()["key"])
+
+    def clinician_invite(self, email: str, clinic_id: str | None = None) -> str:
+        """A live invitation of ``email`` to a clinic of clinician_with (``clinic_with`` unless
+        given); answers its id."""
+        url = f"/v1/clinics/{clinic_id or self.clinic_with}/invites/clinicians"
+        headers = self.accounts["clinician_with"].headers
+        response = self.client.post(url, json={"email": email, "roles": ["CLINIC_MEMBER"]}, headers=headers)
+        assert response.status_code == 200, response.text
+        return str(response.json()["inviteId"])
+
     def new_clinic(self) -> str:
         response = self.client.post(
             "/v1/clinics",
@@ -246,6 +288,7 @@ def build_world(client: TestClient, services: Services) -> World:
     }
     owner = accounts["owner"]
     client.put(f"/metadata/{owner.user_id}/profile", json={"fullName": "Owen Owner"}, headers=owner.headers)
+    client.put(f"/metadata/{owner.user_id}/settings", json={"units": {"bg": "mmol/L"}}, headers=owner.headers)
     for name, perms in (
         ("viewer", {"view": {}}),
         ("uploader", {"upload": {}}),
@@ -333,6 +376,43 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params, {"username": world.unique("kid"), "emails": [world.unique("kid")]})
     if key == ("POST", "/v1/users/{user_id}/restricted_tokens"):
         return Request(params, {})
+    if key == ("POST", "/confirm/send/forgot/{email}"):
+        params["email"] = world.unique("forgot")
+        return Request(params, headers={} if caller == "anonymous" else None)
+    if key == ("PUT", "/confirm/accept/forgot"):
+        return Request(
+            params, {"key": "made-up", "email": "owner@example.org", "password": "a-long-password"}
+        )
+    if key == ("POST", "/confirm/send/invite/{user_id}"):
+        return Request(params, {"email": world.unique("invitee"), "permissions": {"view": {}}})
+    if key == ("GET", "/confirm/invite/{user_id}"):
+        world.invite(world.accounts["owner"], "pending-invitee@example.org")
+        return Request(params)
+    if key == ("GET", "/confirm/invitations/{user_id}"):
+        world.invite(world.accounts["viewer"], "owner@example.org")
+        return Request(params)
+    if path.startswith(("/confirm/accept/invite/", "/confirm/dismiss/invite/")):
+        inviter = signup(world.client, world.unique("inviter"))
+        params["invited_by"] = inviter.user_id
+        return Request(params, {"key": world.invite(inviter, "owner@example.org")})
+    if key == ("PUT", "/confirm/{user_id}/invited/{email}"):
+        params["email"] = world.unique("canceled")
+        world.invite(world.accounts["owner"], params["email"])
+        return Request(params)
+    if key == ("PATCH", "/confirm/resend/invite/{key}"):
+        params["key"] = world.invite(world.accounts["owner"], world.unique("resent"))
+        return Request(params)
+    if key == ("POST", "/v1/clinics/{clinic_id}/invites/clinicians"):
+        return Request(params, {"email": world.unique("clinician-invitee"), "roles": ["CLINIC_MEMBER"]})
+    if path == "/v1/clinics/{clinic_id}/invites/clinicians/{invite_id}":
+        params["invite_id"] = world.clinician_invite(world.unique("clinician-invitee"))
+        return Request(params)
+    if path == "/v1/clinicians/{user_id}/invites/{invite_id}":
+        # a throwaway clinic each time: accepting makes the owner its clinician
+        params["invite_id"] = world.clinician_invite("owner@example.org", world.new_clinic())
+        return Request(params)
+    if key == ("PUT", "/metadata/{user_id}/settings"):
+        return Request(params, {"units": {"bg": "mmol/L"}, "bgTarget": {"low": 3.9, "high": 10.0}})
     if key == ("PUT", "/metadata/{user_id}/profile"):
         return Request(params, {"fullName": "Owen Owner"})
     if path == "/access/{group_id}/{user_id}":

@@ -229,6 +229,39 @@ confirmations = Table(
     Index("ix_confirmations_user_type", "user_id", "type"),
 )
 
+# ---- invitations, password resets, settings (migration 0016_confirm_requests) -----------------------
+# Keys are stored only as SHA-256 digests (``key_hash``); see ``inlet.accounts.invitations``.
+
+confirm_requests = Table(
+    "confirm_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type", String(32), nullable=False),  # careteam_invitation, clinician_invitation, ...
+    Column("status", String(16), nullable=False),  # pending, completed, canceled, declined
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("email", Text, nullable=False),  # lower-cased
+    Column("creator_id", String(32)),
+    Column("invitee_id", String(32)),
+    Column("clinic_id", String(24)),
+    Column("context", Json),
+    Column("requester_address", String(64)),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros),
+    Column("expires_time", Micros, nullable=False),
+    Index("ix_confirm_requests_email_type", "email", "type"),
+    Index("ix_confirm_requests_creator_id_type", "creator_id", "type"),
+    Index("ix_confirm_requests_clinic_id", "clinic_id"),
+    Index("ix_confirm_requests_requester_address_created_time", "requester_address", "created_time"),
+)
+
+user_settings = Table(
+    "user_settings",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("doc", Json, nullable=False),  # /metadata/:userId/settings
+    Column("modified_time", Micros, nullable=False),
+)
+
 # ---- partners (migration 0005) --------------------------------------------------------------------
 # One provider session, data source and sync task per (user, partner). Provider sessions hold the
 # partner's tokens only as Fernet ciphertext (``inlet.partners.vault``); OAuth states are stored as

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from inlet.accounts.invitations import CLINICIAN, invites_received
 from inlet.accounts.service import Throttled, UsernameTaken
 from inlet.accounts.validate import MAX_NAME
 from inlet.api.client import client_address
@@ -77,7 +78,10 @@ def signup_form(request: Request) -> Response:
     session = current_session(request)
     if session is not None:
         return see_other("/profile")
-    return render(request, "signup.html", None, {"fields": {"account_type": "personal"}, "errors": {}})
+    # An invitation's email links here with the address filled in (``?email=``).
+    email = request.query_params.get("email", "")[:MAX_NAME]
+    fields = {"account_type": "personal", "email": email}
+    return render(request, "signup.html", None, {"fields": fields, "errors": {}})
 
 
 @router.post("/signup")
@@ -103,10 +107,14 @@ def signup(request: Request, fields: FormDep) -> Response:
                 profile={"fullName": name} if name else None,
             )
             token = services.accounts.create_session(conn, user.id)
+            now = services.accounts.now()
+            invited = invites_received(conn, now, user.emails)
+            to_team = invites_received(conn, now, user.emails, CLINICIAN)
     except UsernameTaken:
         errors = {"email": "An account with this email address already exists. Log in instead."}
         return render(request, "signup.html", None, {"fields": shown, "errors": errors}, 409)
-    response = see_other("/profile")
+    # Someone invited this address before the account existed: their invitation is waiting.
+    response = see_other("/clinic/team" if to_team else "/share" if invited else "/profile")
     set_session_cookie(request, response, token)
     return response
 

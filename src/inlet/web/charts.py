@@ -39,6 +39,7 @@ from inlet.reports.glucose import (
     VERY_LOW_BELOW_MG,
     Reading,
 )
+from inlet.reports.units import MGDL, MMOLL, range_labels, show
 
 TEXT = "#1f2328"
 MUTED_TEXT = "#57606a"
@@ -143,7 +144,14 @@ def _x_minute(minute: float) -> float:
     return LEFT + _clamp(minute, 0, 1440) / 1440 * (RIGHT - LEFT)
 
 
-def _glucose_axis(top: float, bottom: float, low_mg: int, high_mg: int) -> list[str]:
+def _g(mg: float, unit: str) -> str:
+    """A glucose value in the person's unit; mg/dL exactly as before (whole numbers)."""
+    if unit == MMOLL:
+        return show(mg, MMOLL)
+    return str(mg) if isinstance(mg, int) else f"{mg:.0f}"
+
+
+def _glucose_axis(top: float, bottom: float, low_mg: int, high_mg: int, unit: str = MGDL) -> list[str]:
     parts = [
         f'<rect class="target-band" x="{LEFT}" y="{_n(_y_mg(high_mg, top, bottom))}" width="{RIGHT - LEFT}" '
         f'height="{_n(_y_mg(low_mg, top, bottom) - _y_mg(high_mg, top, bottom))}" '
@@ -154,8 +162,8 @@ def _glucose_axis(top: float, bottom: float, low_mg: int, high_mg: int) -> list[
             continue
         y = _y_mg(mg, top, bottom)
         parts.append(f'<line x1="{LEFT}" y1="{_n(y)}" x2="{RIGHT}" y2="{_n(y)}" stroke="{GRID}"/>')
-        parts.append(_text(LEFT - 6, y + 4, str(mg), anchor="end", colour=MUTED_TEXT, size=11))
-    parts.append(_text(4, top - 8, "mg/dL", colour=MUTED_TEXT, size=11))
+        parts.append(_text(LEFT - 6, y + 4, _g(mg, unit), anchor="end", colour=MUTED_TEXT, size=11))
+    parts.append(_text(4, top - 8, unit, colour=MUTED_TEXT, size=11))
     return parts
 
 
@@ -274,8 +282,10 @@ def daily_chart_svg(
     *,
     low_mg: int = LOW_BELOW_MG,
     high_mg: int = HIGH_ABOVE_MG,
+    unit: str = MGDL,
 ) -> Markup:
-    """One local day, midnight to midnight: CGM, the target band, boluses, carbs and basal.
+    """One local day, midnight to midnight: CGM, the target band, boluses, carbs and basal, with
+    glucose labelled in ``unit`` (the person's; the geometry is the same in either unit).
 
     ``day_start_local`` is the naive local midnight; readings and datums are placed by their own
     local time (``time + timezoneOffset``), so a day is the patient's day even across zone changes.
@@ -299,7 +309,10 @@ def daily_chart_svg(
     carbs.sort()
 
     title = f"Daily view, {day_start_local:%A %d %B %Y}"
-    body = [*_glucose_axis(CGM_TOP, CGM_BOTTOM, low_mg, high_mg), *_hour_axis(CGM_TOP, BASAL_BOTTOM, AXIS_Y)]
+    body = [
+        *_glucose_axis(CGM_TOP, CGM_BOTTOM, low_mg, high_mg, unit),
+        *_hour_axis(CGM_TOP, BASAL_BOTTOM, AXIS_Y),
+    ]
     body.append(_text(LEFT - 6, BOLUS_Y + 4, "Bolus", anchor="end", colour=MUTED_TEXT, size=11))
     body.append(_text(LEFT - 6, CARB_Y + 4, "Carbs", anchor="end", colour=MUTED_TEXT, size=11))
     body.append(_text(LEFT - 6, BASAL_TOP + 10, "Basal", anchor="end", colour=MUTED_TEXT, size=11))
@@ -316,14 +329,16 @@ def daily_chart_svg(
 
     desc: list[str] = []
     if day:
-        body.extend(_cgm_marks(day, day_start_local))
+        body.extend(_cgm_marks(day, day_start_local, unit))
         in_range = sum(r.interval_ms for r in day if low_mg <= r.mg <= high_mg) / sum(
             r.interval_ms for r in day
         )
         mean = sum(r.mg for r in day) / len(day)
+        lowest, highest = min(r.mg for r in day), max(r.mg for r in day)
         desc.append(
-            f"{len(day)} CGM readings, {_pct(in_range)} of the time in range {low_mg}-{high_mg} mg/dL, "
-            f"mean {mean:.0f} mg/dL, lowest {min(r.mg for r in day)}, highest {max(r.mg for r in day)} mg/dL."
+            f"{len(day)} CGM readings, {_pct(in_range)} of the time in range "
+            f"{_g(low_mg, unit)}-{_g(high_mg, unit)} {unit}, mean {_g(mean, unit)} {unit}, "
+            f"lowest {_g(lowest, unit)}, highest {_g(highest, unit)} {unit}."
         )
     else:
         body.append(
@@ -376,7 +391,7 @@ def daily_chart_svg(
     return _svg("daily", DAY_W, DAY_H, title, " ".join(desc), body)
 
 
-def _cgm_marks(day: list[Reading], day_start: datetime) -> list[str]:
+def _cgm_marks(day: list[Reading], day_start: datetime, unit: str = MGDL) -> list[str]:
     """The line (broken at gaps over 15 minutes) under one point per reading, coloured by range."""
     parts: list[str] = []
     run: list[str] = []
@@ -393,7 +408,7 @@ def _cgm_marks(day: list[Reading], day_start: datetime) -> list[str]:
         previous = reading
         points.append(
             f'<circle class="cgm" cx="{_n(x)}" cy="{_n(y)}" r="2.5" fill="{RANGE_COLOURS[reading.range]}">'
-            f"<title>{_hhmm(minute)} {reading.mg} mg/dL</title></circle>"
+            f"<title>{_hhmm(minute)} {_g(reading.mg, unit)} {unit}</title></circle>"
         )
     if len(run) > 1:
         parts.append(_polyline(run))
@@ -407,14 +422,16 @@ def _polyline(points: list[str]) -> str:
     )
 
 
-def agp_chart_svg(bins: list[AgpBin], *, low_mg: int = LOW_BELOW_MG, high_mg: int = HIGH_ABOVE_MG) -> Markup:
+def agp_chart_svg(
+    bins: list[AgpBin], *, low_mg: int = LOW_BELOW_MG, high_mg: int = HIGH_ABOVE_MG, unit: str = MGDL
+) -> Markup:
     """The AGP curve: the 5-95% band, the 25-75% band and the median over a local day.
 
     Bins without readings break the bands and the median, rather than interpolating across them.
     """
     title = "Ambulatory glucose profile"
     body = [
-        *_glucose_axis(AGP_TOP, AGP_BOTTOM, low_mg, high_mg),
+        *_glucose_axis(AGP_TOP, AGP_BOTTOM, low_mg, high_mg, unit),
         *_hour_axis(AGP_TOP, AGP_BOTTOM, AGP_AXIS_Y),
     ]
     filled = [b for b in bins if b.n > 0 and b.p5 is not None]
@@ -475,19 +492,21 @@ def agp_chart_svg(bins: list[AgpBin], *, low_mg: int = LOW_BELOW_MG, high_mg: in
     high_at, high_median = max(medians, key=lambda m: m[1])
     desc = (
         f"Percentiles of {sum(b.n for b in filled)} readings by time of day, {len(filled)} of {len(bins)} "
-        f"periods with data. Median lowest {low_median:.0f} mg/dL at {_hhmm(low_at)}, highest "
-        f"{high_median:.0f} mg/dL at {_hhmm(high_at)}. Target range {low_mg}-{high_mg} mg/dL."
+        f"periods with data. Median lowest {_g(low_median, unit)} {unit} at {_hhmm(low_at)}, highest "
+        f"{_g(high_median, unit)} {unit} at {_hhmm(high_at)}. "
+        f"Target range {_g(low_mg, unit)}-{_g(high_mg, unit)} {unit}."
     )
     return _svg("agp", AGP_W, AGP_H, title, desc, body)
 
 
-def tir_bar_svg(ranges: dict[str, float]) -> Markup:
+def tir_bar_svg(ranges: dict[str, float], unit: str = MGDL) -> Markup:
     """A stacked bar of the five ranges, very high on top, each labelled with its name and share.
 
     Labels sit in fixed rows beside the bar (not on the coloured segments), so they stay readable
     however thin a segment is and keep dark-on-white contrast.
     """
     title = "Time in ranges"
+    labels = RANGE_LABELS if unit == MGDL else range_labels(unit)
     shares = {name: max(0.0, float(ranges.get(name, 0.0))) for name in RANGES}
     total = sum(shares.values())
     if total <= 0:
@@ -503,7 +522,7 @@ def tir_bar_svg(ranges: dict[str, float]) -> Markup:
             body.append(
                 f'<rect class="tir-{name}" x="{TIR_BAR_X}" y="{_n(y)}" width="{TIR_BAR_W}" height="{_n(h)}" '
                 f'fill="{RANGE_COLOURS[name]}"><title>'
-                f"{escape(f'{RANGE_LABELS[name]}: {_pct(shares[name] / total)}')}</title></rect>"
+                f"{escape(f'{labels[name]}: {_pct(shares[name] / total)}')}</title></rect>"
             )
     row = height / len(RANGES)
     label_x = TIR_BAR_X + TIR_BAR_W + 16
@@ -512,7 +531,7 @@ def tir_bar_svg(ranges: dict[str, float]) -> Markup:
         body.append(
             f'<rect x="{label_x}" y="{_n(cy - 6)}" width="12" height="12" fill="{RANGE_COLOURS[name]}"/>'
         )
-        body.append(_text(label_x + 18, cy + 4, RANGE_LABELS[name]))
+        body.append(_text(label_x + 18, cy + 4, labels[name]))
         body.append(_text(TIR_W - 8, cy + 4, _pct(shares[name] / total), anchor="end"))
-    desc = "; ".join(f"{RANGE_LABELS[name]} {_pct(shares[name] / total)}" for name in reversed(RANGES)) + "."
+    desc = "; ".join(f"{labels[name]} {_pct(shares[name] / total)}" for name in reversed(RANGES)) + "."
     return _svg("tir", TIR_W, TIR_H, title, desc, body)

@@ -21,12 +21,14 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from inlet.accounts.deps import Caller, permissions_for
+from inlet.accounts.settings import preferences_for_viewer
 from inlet.data import queries
 from inlet.db.engine import read_only
 from inlet.model.timeutil import parse_rfc3339, to_micros
 from inlet.reports.agp import agp
 from inlet.reports.glucose import RANGES, Reading, readings_from_docs
 from inlet.reports.summary import Overview, overview
+from inlet.reports.units import MMOLL, Preferences
 from inlet.web import charts
 from inlet.web.pages import forbidden, message, render, to_login
 from inlet.web.session import current_session, services_of
@@ -42,6 +44,13 @@ RANGE_LABELS = {
     "target": "In range (70 to 180 mg/dL)",
     "high": "High (181 to 250 mg/dL)",
     "veryHigh": "Very high (above 250 mg/dL)",
+}
+RANGE_LABELS_MMOL = {
+    "veryLow": "Very low (below 3.0 mmol/L)",
+    "low": "Low (3.0 to 3.8 mmol/L)",
+    "target": "In range (3.9 to 10.0 mmol/L)",
+    "high": "High (10.1 to 13.9 mmol/L)",
+    "veryHigh": "Very high (above 13.9 mmol/L)",
 }
 
 
@@ -148,6 +157,8 @@ def data_view(request: Request, user_id: str) -> Response:
         person = services.accounts.get_user(conn, user_id)
         if person is None:
             return message(request, session, 404, "No such person", "There is no account with this id.")
+        # The person's unit and target; a clinician of their clinic sees the clinic's unit.
+        prefs = preferences_for_viewer(conn, user_id, session.user_id)
         latest = latest_cbg(conn, user_id)
         requested = request.query_params.get("day")
         latest_local = local_time(latest) if latest else None
@@ -168,6 +179,7 @@ def data_view(request: Request, user_id: str) -> Response:
         else:
             day = None
         context: dict[str, Any] = {"person": person, "person_name": _person_name(person), "day": day}
+        context["prefs"] = prefs
         context["latest_day"] = latest_day
         context["is_owner"] = user_id == session.user_id
         if day is None:
@@ -182,27 +194,40 @@ def data_view(request: Request, user_id: str) -> Response:
     period = [r for r in readings if start <= r.time < end]
     summary: Overview = overview(period, start, end)
     today = day_data(docs, readings, day)
+    labels = RANGE_LABELS_MMOL if prefs.unit == MMOLL else RANGE_LABELS
     context.update(
         has_data=True,
         summary=summary,
-        range_rows=[(name, RANGE_LABELS[name], percent(summary.ranges.get(name, 0.0))) for name in RANGES],
+        range_rows=[(name, labels[name], percent(summary.ranges.get(name, 0.0))) for name in RANGES],
         percent=percent,
         today=today,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
         period_first=(start + offset).date(),
         period_last=day,
-        charts=_charts(day, today, summary, period),
+        charts=_charts(day, today, summary, period, prefs),
     )
     return render(request, "data_view.html", session, context)
 
 
-def _charts(day: date, today: DayData, summary: Overview, period: list[Reading]) -> dict[str, str]:
-    """The three SVG charts (server-side markup from :mod:`inlet.web.charts`)."""
+def _charts(
+    day: date, today: DayData, summary: Overview, period: list[Reading], prefs: Preferences
+) -> dict[str, str]:
+    """The three SVG charts (server-side markup from :mod:`inlet.web.charts`), in the person's unit
+    with their target range."""
+    low, high, unit = prefs.low_mg, prefs.high_mg, prefs.unit
+    daily = charts.daily_chart_svg(
+        datetime.combine(day, time()),
+        today.readings,
+        today.basal,
+        today.bolus,
+        today.food,
+        low_mg=low,
+        high_mg=high,
+        unit=unit,
+    )
     return {
-        "daily": charts.daily_chart_svg(
-            datetime.combine(day, time()), today.readings, today.basal, today.bolus, today.food
-        ),
-        "tir": charts.tir_bar_svg(summary.ranges),
-        "agp": charts.agp_chart_svg(agp(period)),
+        "daily": daily,
+        "tir": charts.tir_bar_svg(summary.ranges, unit),
+        "agp": charts.agp_chart_svg(agp(period), low_mg=low, high_mg=high, unit=unit),
     }

@@ -22,6 +22,7 @@ from inlet.partners.states import CONNECTED, DISCONNECTED, ERROR
 from inlet.web.auth_routes import FormDep
 from inlet.web.pages import form_session, message, render, see_other, to_login
 from inlet.web.session import current_session, services_of
+from inlet.web.units_routes import units_context
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -117,7 +118,9 @@ def profile(request: Request) -> Response:
     services = services_of(request)
     with read_only(services.engine) as conn:
         cards = partner_cards(services, conn, session.user_id)
-    return render(request, "profile.html", session, {"cards": cards})
+    return render(
+        request, "profile.html", session, {"cards": cards, **units_context(request, session.user_id)}
+    )
 
 
 def _offered(request: Request, session: Any, slug: str, *, available: bool) -> Partner | Response:

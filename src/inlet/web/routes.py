@@ -8,12 +8,34 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from inlet.web import auth_routes, clinic_routes, data_view, oauth_pages, profile_routes
+from inlet.web import (
+    account_pages,
+    auth_routes,
+    clinic_routes,
+    data_view,
+    oauth_pages,
+    profile_routes,
+    share_routes,
+    team_routes,
+    units_routes,
+    views_routes,
+)
 from inlet.web.pages import STATIC_DIR
 from inlet.web.session import SlidingCookie
 
 router = APIRouter(include_in_schema=False, tags=["web"])
-for module in (auth_routes, profile_routes, data_view, clinic_routes, oauth_pages):
+for module in (
+    auth_routes,
+    account_pages,
+    profile_routes,
+    units_routes,
+    share_routes,
+    team_routes,  # before clinic_routes: /clinic/team is not a clinic page
+    views_routes,
+    data_view,
+    clinic_routes,
+    oauth_pages,
+):
     router.include_router(module.router)
 
 
