@@ -22,7 +22,9 @@ def test_invite_a_clinician_who_signs_up_then_accepts(client: TestClient, servic
     assert invite["roles"] == ["CLINIC_MEMBER"]
     assert invite["status"] == "pending"
     with services.engine.connect() as conn:
-        email = [e for e in queued(conn) if e.to == "new.doc@clinic.example"][-1]
+        email = [
+            e for e in queued(conn, cipher=services.notifier.cipher) if e.to == "new.doc@clinic.example"
+        ][-1]
     assert email.subject == "Lakeside Clinic invited you to join its team on Inlet"
     assert email.link == "http://testserver/signup?email=new.doc%40clinic.example"
     again = client.post(
@@ -77,7 +79,7 @@ def test_resend_dismiss_and_withdraw(client: TestClient, services: Services) -> 
     assert client.patch(f"{url}/{invite['inviteId']}", headers=member.headers).status_code == 403
     assert client.patch(f"{url}/{invite['inviteId']}", headers=admin.headers).status_code == 200
     with services.engine.connect() as conn:
-        assert [e.to for e in queued(conn)].count("guest@example.org") == 2
+        assert [e.to for e in queued(conn, cipher=services.notifier.cipher)].count("guest@example.org") == 2
     guest = signup(client, "guest@example.org")
     dismissed = client.delete(
         f"/v1/clinicians/{guest.user_id}/invites/{invite['inviteId']}", headers=guest.headers

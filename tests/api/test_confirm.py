@@ -17,7 +17,7 @@ from tests.api.conftest import basic, signup
 
 def outbox(services: Services) -> list[Email]:
     with services.engine.connect() as conn:
-        return list(queued(conn, include_sent=True))
+        return list(queued(conn, include_sent=True, cipher=services.notifier.cipher))
 
 
 def reset_key(email: Email) -> str:

@@ -36,7 +36,11 @@ STEPS = [
 
 def reset_key(server: LiveServer, email: str) -> str:
     with server.services.engine.connect() as conn:
-        links = [e.link for e in queued(conn, include_sent=True) if e.to == email and e.link]
+        links = [
+            e.link
+            for e in queued(conn, include_sent=True, cipher=server.services.notifier.cipher)
+            if e.to == email and e.link
+        ]
     resets = [link for link in links if "/confirm-password-reset?" in link]
     assert resets, f"no reset email to {email}"
     return parse_qs(urlsplit(resets[-1]).query)["resetKey"][0]

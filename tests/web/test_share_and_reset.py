@@ -14,7 +14,7 @@ from tests.web.conftest import PASSWORD, Web, account
 
 def last_email(services: Services, to: str) -> tuple[str, str]:
     with services.engine.connect() as conn:
-        emails = [e for e in queued(conn, include_sent=True) if e.to == to]
+        emails = [e for e in queued(conn, include_sent=True, cipher=services.notifier.cipher) if e.to == to]
     assert emails, f"no email to {to}"
     return emails[-1].body, emails[-1].link or ""
 
@@ -135,7 +135,9 @@ def test_share_resend_revoke_and_decline(web: Web, client: TestClient, services:
     assert invite_id
     web.post(f"/share/invites/{invite_id.group(1)}/resend", {}, from_page="/share")
     with services.engine.connect() as conn:
-        assert [e.to for e in queued(conn, include_sent=True)].count("friend@example.org") == 2
+        assert [e.to for e in queued(conn, include_sent=True, cipher=services.notifier.cipher)].count(
+            "friend@example.org"
+        ) == 2
     _, link = last_email(services, "friend@example.org")
     assert link == "http://testserver/share"  # an account exists: log in and accept
 

@@ -34,7 +34,7 @@ def test_invite_a_clinician_from_the_team_page(web: Web, client: TestClient, ser
     assert invite_id
     web.post(f"/clinic/team/invites/{invite_id.group(1)}/resend", {}, from_page="/clinic/team")
     with services.engine.connect() as conn:
-        assert [e.to for e in queued(conn)].count("doc@example.org") == 2
+        assert [e.to for e in queued(conn, cipher=services.notifier.cipher)].count("doc@example.org") == 2
 
     web.logout()
     made = web.post(
