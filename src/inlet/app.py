@@ -17,6 +17,7 @@ from inlet.api import errors, info
 from inlet.api.body import BodyLimit
 from inlet.data import read_routes
 from inlet.data import routes as data_routes
+from inlet.exports import routes as export_routes
 from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
@@ -33,6 +34,7 @@ ROUTERS = (
     data_routes,
     read_routes,
     partner_routes,
+    export_routes,
 )
 
 

@@ -196,6 +196,60 @@ def import_export(
     raise typer.Exit(1 if result.rejected else 0)
 
 
+@app.command("export")
+def export(
+    user: Annotated[str, typer.Option("--user", help="the account's email (username)")],
+    out: Annotated[Path, typer.Option("--out", help="the file to write")],
+    format: Annotated[str, typer.Option("--format", help="json or xlsx")] = "xlsx",
+    start: Annotated[str | None, typer.Option("--start", help="first time (RFC 3339), inclusive")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="last time (RFC 3339), inclusive")] = None,
+    bg_units: Annotated[str, typer.Option("--bg-units", help="mmol/L or mg/dL")] = "mmol/L",
+) -> None:
+    """Write a person's export (what GET /export/:userId serves) to a file, with a progress bar."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from inlet.db.engine import create_db_engine
+    from inlet.exports.service import ExportFailed, export_to_file
+    from inlet.exports.units import parse_bg_units
+    from inlet.services import create_services
+    from inlet.settings import load_settings
+
+    if format not in ("json", "xlsx"):
+        typer.echo("--format must be json or xlsx", err=True)
+        raise typer.Exit(2)
+    units = parse_bg_units(bg_units)
+    if units is None:
+        typer.echo("--bg-units must be mmol/L or mg/dL", err=True)
+        raise typer.Exit(2)
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    console = Console(stderr=True)
+    try:
+        services = create_services(settings, engine)
+        columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("export", total=None)
+            written = export_to_file(
+                engine,
+                services.accounts,
+                user,
+                format,
+                out,
+                start=start,
+                end=end,
+                bg_units=units,
+                on_total=lambda total: progress.update(task, total=total),
+                progress=lambda n: progress.advance(task, n),
+            )
+    except ExportFailed as error:
+        typer.echo(f"export failed: {error}", err=True)
+        raise typer.Exit(1) from error
+    finally:
+        engine.dispose()
+    typer.echo(f"{written} documents written to {out}")
+
+
 @app.command()
 def outbox(
     include_sent: Annotated[

@@ -126,6 +126,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/v1/users/{userId}/oauth/{slug}/authorize"): ADMIN,
     # tide-whisperer answers 403 data_cant_view to anyone who may not view, a missing token included
     ("GET", "/data/{userId}"): (403, 403, 200, 403, 200, 200, 200, 403, 200),
+    ("GET", "/export/{userId}"): VIEW,
 }
 
 
