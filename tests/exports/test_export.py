@@ -83,7 +83,8 @@ def test_workbook_sheets_header_units_dates_and_counts(client: TestClient, pat: 
     settings = rows(book, "pumpSettings")
     # the settings row, then one row per schedule entry: 2 basal, 1 target, 1 ratio, 1 sensitivity
     assert len(settings) == 6
-    assert settings[0]["activeSchedule"] == "Default" and settings[0]["units.bg"] == "mg/dL"
+    assert settings[0]["activeSchedule"] == "Default"
+    assert settings[0]["units.bg"] == "mg/dL"
     entries = {(r["schedule"], r["start"]): r for r in settings[1:]}
     assert entries[("basalSchedules", 3600000)]["rate"] == 0.9
     assert entries[("basalSchedules", 0)]["scheduleName"] == "Default"
