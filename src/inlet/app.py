@@ -18,6 +18,7 @@ from inlet.api.body import BodyLimit
 from inlet.data import read_routes
 from inlet.data import routes as data_routes
 from inlet.exports import routes as export_routes
+from inlet.fhir import routes as fhir_routes
 from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
@@ -35,6 +36,7 @@ ROUTERS = (
     read_routes,
     partner_routes,
     export_routes,
+    fhir_routes,
 )
 
 
@@ -66,6 +68,7 @@ def create_app(
     app.state.services = services
     errors.install(app)
     data_routes.install_errors(app)
+    fhir_routes.install_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for module in ROUTERS:
         app.include_router(module.router)
