@@ -24,6 +24,7 @@ from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
 from inlet.settings import Settings, load_settings
 from inlet.sync.service import running_worker
+from inlet.web import agp_pdf
 from inlet.web import routes as web_routes
 
 ROUTERS = (
@@ -37,6 +38,7 @@ ROUTERS = (
     partner_routes,
     export_routes,
     fhir_routes,
+    agp_pdf,
 )
 
 

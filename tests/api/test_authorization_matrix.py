@@ -128,6 +128,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/data/{userId}"): (403, 403, 200, 403, 200, 200, 200, 403, 200),
     ("GET", "/export/{userId}"): VIEW,
     ("GET", "/v1/fhir/metadata"): PUBLIC,
+    ("GET", "/v1/reports/{userId}/agp.pdf"): VIEW,
     ("GET", "/v1/fhir/cgm/{userId}"): VIEW,
     # a submission is filed under the person who sends it; a server has no one to file it under
     ("POST", "/v1/fhir/$submit-cgm-bundle"): (401, 200, 200, 200, 200, 200, 200, 200, 403),
