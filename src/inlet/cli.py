@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="Keys that encrypt partner tokens (INLET_TOKEN_KEYS).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+fhir_app = typer.Typer(help="FHIR push to INLET_FHIR_ENDPOINTS.", no_args_is_help=True)
+app.add_typer(fhir_app, name="fhir")
 
 
 def _partner_sim() -> typer.Typer:
@@ -248,6 +250,97 @@ def export(
     finally:
         engine.dispose()
     typer.echo(f"{written} documents written to {out}")
+
+
+def _fhir_setup() -> tuple[Any, Any, Any]:
+    """Settings, a migrated engine and the vault, for the ``inlet fhir`` commands."""
+    from inlet.db.engine import create_db_engine
+    from inlet.db.migrate import upgrade
+    from inlet.partners.vault import load_vault
+    from inlet.settings import load_settings
+
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    upgrade(engine)
+    return settings, engine, load_vault(settings)
+
+
+@fhir_app.command("token")
+def fhir_token(name: Annotated[str, typer.Argument(help="an endpoint name in INLET_FHIR_ENDPOINTS")]) -> None:
+    """Store an endpoint's bearer token, encrypted with the token keys (read from stdin, not echoed)."""
+    import sys
+    from datetime import UTC, datetime
+
+    from inlet.fhir.push import parse_endpoints, set_token
+
+    settings, engine, vault = _fhir_setup()
+    try:
+        if name not in parse_endpoints(settings.fhir_endpoints):
+            typer.echo(f"{name} is not in INLET_FHIR_ENDPOINTS", err=True)
+            raise typer.Exit(2)
+        token = (
+            sys.stdin.readline().strip() if not sys.stdin.isatty() else typer.prompt("token", hide_input=True)
+        )
+        if not token:
+            typer.echo("no token given", err=True)
+            raise typer.Exit(2)
+        set_token(engine, vault, name, token, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    typer.echo(f"token stored for {name} (encrypted)")
+
+
+@fhir_app.command("subscribe")
+def fhir_subscribe(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="an endpoint name in INLET_FHIR_ENDPOINTS")],
+    user: Annotated[str, typer.Option("--user", help="the person's email (username)")],
+) -> None:
+    """Push this person's CGM bundles to the endpoint on the schedule (the first push is due now)."""
+    from datetime import UTC, datetime
+
+    from inlet.accounts.service import AccountService
+    from inlet.fhir.push import parse_endpoints, subscribe
+
+    settings, engine, _ = _fhir_setup()
+    try:
+        if endpoint not in parse_endpoints(settings.fhir_endpoints):
+            typer.echo(f"{endpoint} is not in INLET_FHIR_ENDPOINTS", err=True)
+            raise typer.Exit(2)
+        with engine.connect() as conn:
+            person = AccountService().find_user(conn, user)
+        if person is None:
+            typer.echo(f"no account with the email {user}", err=True)
+            raise typer.Exit(1)
+        task = subscribe(engine, endpoint, person.id, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    typer.echo(f"subscribed: task {task}")
+
+
+@fhir_app.command("push")
+def fhir_push(
+    once: Annotated[bool, typer.Option("--once", help="push every task due now, once, and exit")] = False,
+) -> None:
+    """Push due CGM bundles to the configured FHIR endpoints (leases, backoff, 429 honoured)."""
+    from datetime import timedelta
+
+    from inlet.fhir.push import FhirPusher, parse_endpoints
+
+    settings, engine, vault = _fhir_setup()
+    pusher = FhirPusher(
+        engine,
+        vault,
+        parse_endpoints(settings.fhir_endpoints),
+        interval=timedelta(minutes=settings.fhir_push_interval_minutes),
+    )
+    try:
+        if once:
+            outcomes = pusher.run_once()
+            typer.echo(f"{len(outcomes)} pushes: " + ", ".join(str(o.status) for o in outcomes))
+            return
+        pusher.run_forever(lambda: False)
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     )
     sync_time_budget_seconds: float = Field(default=900.0, gt=0, description="the longest one sync run lasts")
     sync_lease_seconds: float = Field(default=300.0, gt=0, description="a sync task's lease")
+    fhir_endpoints: str | None = Field(
+        default=None, description="FHIR servers that receive CGM bundles: name=base URL, comma-separated"
+    )
+    fhir_push_interval_minutes: int = Field(default=60, gt=0, description="minutes between FHIR pushes")
     session_ttl_minutes: int = Field(default=60, gt=0, description="session token lifetime")
     password_hashing: str = Field(
         default="standard", pattern="^(standard|fast-insecure-for-tests)$", description="argon2 cost profile"

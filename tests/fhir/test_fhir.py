@@ -213,6 +213,11 @@ def test_who_may_send_and_read(client: TestClient, services: Services, pat: Acco
     bundle = cgm(client, pat, pat.user_id, **WINDOW)
     submit = "/v1/fhir/$submit-cgm-bundle"
     assert client.post(submit, json=bundle).status_code == 401
+    bad_bearer = client.post(submit, json=bundle, headers={"Authorization": "Bearer nope"})
+    assert bad_bearer.status_code == 401
+    assert bad_bearer.json()["resourceType"] == "OperationOutcome"
+    bearer = {"Authorization": f"Bearer {viewer.token}"}  # FHIR clients send the session as a bearer token
+    assert client.get(url, headers=bearer).status_code == 200
     assert client.post(submit, json=bundle, headers=SERVICE_HEADERS).status_code == 403
     token = client.post(
         f"/v1/users/{stranger.user_id}/restricted_tokens", json={"paths": [submit]}, headers=stranger.headers

@@ -17,16 +17,16 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 
 from inlet import __version__
-from inlet.accounts.deps import Caller, current_caller, permissions_for
+from inlet.accounts.deps import SESSION_HEADER, Caller, current_caller, permissions_for
 from inlet.api.deps import get_services
 from inlet.api.errors import PlatformError
 from inlet.data import queries
 from inlet.db.engine import read_only
 from inlet.fhir import codes
 from inlet.fhir.bundle import cgm_bundle
+from inlet.fhir.reads import cgm_docs
 from inlet.fhir.receive import Rejected, operation_outcome, submit
 from inlet.model.glucose import MGDL, MMOLL
-from inlet.model.timeutil import to_micros
 
 router = APIRouter(tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -55,7 +55,27 @@ def install_errors(app: FastAPI) -> None:
         return fhir_response(exc.body, exc.status)
 
 
+def _bearer(request: Request) -> Caller | None:
+    """``Authorization: Bearer <session token>``, as FHIR clients send it (the same sessions as the
+    ``x-tidepool-session-token`` header, which wins when both are sent)."""
+    header = request.headers.get("authorization", "")
+    if SESSION_HEADER in request.headers or not header.lower().startswith("bearer "):
+        return None
+    token = header[7:].strip()
+    services = get_services(request)
+    with read_only(services.engine) as conn:
+        session = services.accounts.resolve_session(conn, token)
+    if session is None:
+        raise FhirError(401, "the bearer token is not valid", "login")
+    if session.kind == "server":
+        return Caller("service", session_token=token)
+    return Caller("user", user_id=session.user_id, session_token=token)
+
+
 def _caller(request: Request) -> Caller:
+    bearer = _bearer(request)
+    if bearer is not None:
+        return bearer
     try:
         caller = current_caller(request)
     except PlatformError as error:
@@ -188,15 +208,3 @@ def cgm(
             raise FhirError(403, "no permission to view this person's data", "forbidden")
         docs = cgm_docs(conn, userId, since, until)
     return fhir_response(cgm_bundle(userId, docs, since, until, units=chosen, now=now))
-
-
-def cgm_docs(conn: Any, user_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The person's cbg in ``[start, end)`` as ``GET /data`` serves them (its overlap rules included)."""
-    query = queries.DataQuery(user_id=user_id, types=["cbg"], start=to_micros(start), end=to_micros(end))
-    plan = queries.prepare(conn, query)
-    end_us = to_micros(end)
-    return [
-        orjson.loads(row.doc)
-        for row in conn.execute(queries.device_data_query(conn, plan))
-        if row.time < end_us
-    ]
