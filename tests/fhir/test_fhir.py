@@ -227,3 +227,22 @@ def test_who_may_send_and_read(client: TestClient, services: Services, pat: Acco
     assert len(read(client, stranger.headers, stranger.user_id, type="cbg")) == 24
     assert client.get(url, params={"units": "g"}, headers=pat.headers).status_code == 400
     assert client.get(url, params={"start": "soon"}, headers=pat.headers).status_code == 400
+
+
+def test_the_pdf_can_ride_along_as_a_diagnostic_report() -> None:
+    from datetime import UTC, datetime
+
+    from inlet.fhir.bundle import cgm_bundle
+
+    docs = [
+        reading(1, 10, m, 100) | {"id": f"{m:032d}", "value": 5.55074, "units": "mmol/L"}
+        for m in range(0, 60, 5)
+    ]
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)
+    bundle = cgm_bundle("0123456789", docs, start, end, now=end, pdf=b"%PDF-1.7 test")
+    assert_valid_bundle(bundle)
+    (report,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+    ]
+    assert report["presentedForm"][0]["contentType"] == "application/pdf"
+    assert report["code"]["coding"][0]["code"] == codes.SUMMARY
