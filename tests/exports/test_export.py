@@ -176,3 +176,22 @@ def test_bad_parameters_are_400(client: TestClient, pat: Account) -> None:
     assert bad_units.status_code == 400
     assert bad_units.json()["code"] == "invalid_parameters"
     assert client.get(url, params={"startDate": "yesterday"}, headers=pat.headers).status_code == 400
+
+
+def test_a_type_past_the_row_limit_continues_on_a_second_sheet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inlet.exports import xlsx
+
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 3)  # Excel's limit is 1,048,575 data rows: too many to write here
+    docs = [{"type": "cbg", "time": f"2026-10-01T00:0{m}:00.000Z", "value": 5.0 + m} for m in range(5)]
+    path = tmp_path / "big.xlsx"
+    assert write_workbook(iter(docs), path).documents == 5
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["cbg", "cbg (2)"]
+    assert [r[3] for r in book["cbg"].iter_rows(min_row=2, values_only=True)] == [
+        5.0,
+        6.0,
+        7.0,
+    ]  # time, localTime, type, value
+    assert [r[3] for r in book["cbg (2)"].iter_rows(min_row=2, values_only=True)] == [8.0, 9.0]

@@ -61,6 +61,8 @@ SCHEDULES = (
 """pumpSettings fields split into one row per entry (a dict of named lists, or a list)."""
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 PROGRESS_EVERY = 1000
+MAX_ROWS = 1_048_575
+"""Data rows per sheet (Excel's 1,048,576 rows, less the header); more continue on a second sheet."""
 
 
 def flatten(doc: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -183,6 +185,16 @@ def _spool(
         progress(pending)
 
 
+def _new_sheet(workbook: Any, title: str, columns: list[str], bold: Any) -> Any:
+    """A sheet with its bold, frozen header row."""
+    sheet = workbook.add_worksheet(title)
+    sheet.freeze_panes(1, 0)
+    for col, column in enumerate(columns):
+        sheet.write_string(0, col, column, bold)
+    sheet.set_column(0, 1, 20)
+    return sheet
+
+
 def _write_sheets(path: Path, sheets: dict[str, _Sheet], folder: str) -> None:
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": folder})
     try:
@@ -196,13 +208,17 @@ def _write_sheets(path: Path, sheets: dict[str, _Sheet], folder: str) -> None:
             spool = sheets[name]
             columns = ["time", "localTime", *(c for c in spool.columns if c not in ("time", "localTime"))]
             index = {column: i for i, column in enumerate(columns)}
-            sheet = workbook.add_worksheet(spool.name)
-            sheet.freeze_panes(1, 0)
-            for col, column in enumerate(columns):
-                sheet.write_string(0, col, column, bold)
-            sheet.set_column(0, 1, 20)
+
+            part = 1
+            sheet = _new_sheet(workbook, spool.name, columns, bold)
             spool.file.seek(0)
-            for row_number, line in enumerate(spool.file, start=1):
+            row_number = 0
+            for line in spool.file:
+                row_number += 1
+                if row_number > MAX_ROWS:  # Excel's limit: the type continues on "<type> (2)"
+                    part += 1
+                    sheet = _new_sheet(workbook, f"{spool.name[:26]} ({part})", columns, bold)
+                    row_number = 1
                 flat = orjson.loads(line)
                 for column, value in flat.items():
                     if value is None:
