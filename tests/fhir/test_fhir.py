@@ -227,6 +227,7 @@ def test_who_may_send_and_read(client: TestClient, services: Services, pat: Acco
     assert len(read(client, stranger.headers, stranger.user_id, type="cbg")) == 24
     assert client.get(url, params={"units": "g"}, headers=pat.headers).status_code == 400
     assert client.get(url, params={"start": "soon"}, headers=pat.headers).status_code == 400
+    assert client.get(url, params={"end": "0001-01-02T00:00:00Z"}, headers=pat.headers).status_code == 400
 
 
 def test_the_pdf_can_ride_along_as_a_diagnostic_report() -> None:

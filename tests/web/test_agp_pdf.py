@@ -108,3 +108,9 @@ def test_who_may_ask(client: TestClient, services: Services) -> None:
     assert (
         client.get(url, params={"startDate": "2020-01-01T00:00:00Z"}, headers=pat.headers).status_code == 400
     )
+
+
+def test_a_period_off_the_calendar_is_400(client: TestClient) -> None:
+    pat = user(client, "pat")
+    url = f"/v1/reports/{pat.user_id}/agp.pdf"
+    assert client.get(url, params={"endDate": "0001-01-02T00:00:00Z"}, headers=pat.headers).status_code == 400

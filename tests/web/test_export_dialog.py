@@ -57,6 +57,8 @@ def test_export_dialog_refuses_without_csrf_or_permission(web: Web, client: Test
         f"/data/view/{stranger.user_id}/export", {"period": "range", "start": "x"}, from_page="/profile"
     )
     assert bad.status_code == 400
+    edge = {"period": "range", "start": "9999-12-31", "end": "9999-12-31"}
+    assert web.post(f"/data/view/{stranger.user_id}/export", edge, from_page="/profile").status_code == 400
     report = web.post(f"/data/view/{stranger.user_id}/report", {"period": "30"}, from_page="/profile")
     assert report.status_code == 303
     assert urlsplit(report.headers["location"]).path == f"/v1/reports/{stranger.user_id}/agp.pdf"

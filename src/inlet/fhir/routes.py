@@ -198,7 +198,10 @@ def cgm(
         raise FhirError(400, "units must be mg/dL or mmol/L", "value", "units")
     now = services.accounts.clock().astimezone(UTC)
     until = _instant("end", end) or now
-    since = _instant("start", start) or until - timedelta(days=DEFAULT_DAYS)
+    try:
+        since = _instant("start", start) or until - timedelta(days=DEFAULT_DAYS)
+    except OverflowError as error:
+        raise FhirError(400, "the window is out of range", "value", "end") from error
     if until <= since:
         raise FhirError(400, "end must be after start", "value", "end")
     if until - since > timedelta(days=MAX_DAYS):

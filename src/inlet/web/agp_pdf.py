@@ -207,7 +207,10 @@ def agp_pdf(
         raise parameter_invalid("bgUnits", "bgUnits must be mg/dL or mmol/L")
     now = services.accounts.clock().astimezone(UTC)
     end = _instant("endDate", endDate) or now
-    start = _instant("startDate", startDate) or end - timedelta(days=DEFAULT_DAYS)
+    try:
+        start = _instant("startDate", startDate) or end - timedelta(days=DEFAULT_DAYS)
+    except OverflowError as error:
+        raise parameter_invalid("endDate", "the period is out of range") from error
     if end <= start:
         raise parameter_invalid("endDate", "endDate must be after startDate")
     if end - start > timedelta(days=MAX_DAYS):

@@ -50,10 +50,13 @@ def window(fields: dict[str, str], now: datetime) -> tuple[datetime, datetime] |
         return "The range's last day comes before its first day."
     if (last - first).days >= MAX_RANGE_DAYS:
         return f"A range is at most {MAX_RANGE_DAYS} days; export a longer history in parts."
-    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - timedelta(
-        milliseconds=1
-    )
+    try:
+        start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - timedelta(
+            milliseconds=1
+        )
+    except OverflowError:
+        return "The range is out of the calendar's bounds."
     return start, end
 
 
