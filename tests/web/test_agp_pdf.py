@@ -114,3 +114,29 @@ def test_a_period_off_the_calendar_is_400(client: TestClient) -> None:
     pat = user(client, "pat")
     url = f"/v1/reports/{pat.user_id}/agp.pdf"
     assert client.get(url, params={"endDate": "0001-01-02T00:00:00Z"}, headers=pat.headers).status_code == 400
+
+
+def test_days_worn_counts_the_persons_calendar_days() -> None:
+    """A 14 x 24 h window that starts at noon UTC touches 15 local days (UTC-5): the report says
+    "15 of 15" days, never more days worn than the period has."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from inlet.web.agp_pdf import report_html
+
+    start = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    docs = [
+        {
+            "type": "cbg",
+            "units": "mmol/L",
+            "value": 6.5,
+            "time": (start + timedelta(minutes=5 * step)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "timezoneOffset": -300,
+            "sampleInterval": 300000,
+        }
+        for step in range(14 * 288)
+    ]
+    person = SimpleNamespace(profile={"fullName": "Pat"}, username="pat@example.org")
+    html = report_html(person, docs, start, start + timedelta(days=14), "mg/dL", start + timedelta(days=14))
+    assert "2026-10-01 to 2026-10-15 (15 days)" in html
+    assert "15 of 15" in html

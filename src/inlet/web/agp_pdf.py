@@ -131,6 +131,8 @@ def report_html(
 ) -> str:
     """The report's HTML: everything the PDF shows, from the pure metrics and the pages' charts."""
     readings = [r for r in readings_from_docs(docs) if start <= r.time < end]
+    # the period in the person's calendar: the latest reading's offset (UTC without readings)
+    offset = readings[-1].local - readings[-1].time.replace(tzinfo=None) if readings else timedelta(0)
     profile: dict[str, Any] = person.profile if isinstance(person.profile, dict) else {}
     found = profile.get("patient")
     patient: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -138,14 +140,16 @@ def report_html(
         "name": _person_name(person),
         "birthday": patient.get("birthday"),
         "mrn": patient.get("mrn"),
-        "first": start.date(),
-        "last": (end - timedelta(microseconds=1)).date(),
+        "first": (start + offset).date(),
+        "last": (end - timedelta(microseconds=1) + offset).date(),
         "generated": now,
         "units": units,
     }
     covered = covered_ms(readings, start, end)
     context["enough"] = covered >= MIN_COVERED_MS
     context["days_with_data"] = len({r.local.date() for r in readings})
+    calendar_days = (context["last"] - context["first"]).days + 1
+    context["calendar_days"] = calendar_days
     if context["enough"]:
         view = overview(readings, start, end)
         context["ranges"] = [
@@ -170,7 +174,7 @@ def report_html(
             ("Time CGM active", f"{view.sensor_use * 100:.1f}%", "70% or more"),
             (
                 "Days worn",
-                f"{context['days_with_data']} of {max(1, round(view.days))}",
+                f"{context['days_with_data']} of {calendar_days}",
                 "14 days recommended",
             ),
         ]
