@@ -68,6 +68,7 @@ def create_app(
         lifespan=lifespan if worker else None,
     )
     app.state.services = services
+    services.report_pdf = services.report_pdf or agp_pdf.report_pdf  # FHIR bundles may carry the PDF
     errors.install(app)
     data_routes.install_errors(app)
     fhir_routes.install_errors(app)

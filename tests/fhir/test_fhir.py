@@ -247,3 +247,16 @@ def test_the_pdf_can_ride_along_as_a_diagnostic_report() -> None:
     ]
     assert report["presentedForm"][0]["contentType"] == "application/pdf"
     assert report["code"]["coding"][0]["code"] == codes.SUMMARY
+
+
+def test_report_true_carries_the_agp_pdf(client: TestClient, pat: Account) -> None:
+    import base64
+
+    bundle = cgm(client, pat, pat.user_id, report="true", **WINDOW)
+    assert_valid_bundle(bundle)
+    (report,) = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+    ]
+    assert base64.b64decode(report["presentedForm"][0]["data"]).startswith(b"%PDF")
+    plain = cgm(client, pat, pat.user_id, **WINDOW)
+    assert not [e for e in plain["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"]

@@ -188,9 +188,11 @@ def cgm(
     start: Text = None,
     end: Text = None,
     units: Text = None,
+    report: Text = None,
     restricted_token: Text = None,
 ) -> Response:
-    """The window ``[start, end)`` (default: the 14 days before now; at most 90) as a bundle."""
+    """The window ``[start, end)`` (default: the 14 days before now; at most 90) as a bundle;
+    ``report=true`` adds the AGP report PDF as a DiagnosticReport (``presentedForm``)."""
     services = get_services(request)
     caller = _caller(request)
     chosen = units or MGDL
@@ -210,4 +212,7 @@ def cgm(
         if not permissions_for(request, conn, caller, userId) & VIEW:
             raise FhirError(403, "no permission to view this person's data", "forbidden")
         docs = cgm_docs(conn, userId, since, until)
-    return fhir_response(cgm_bundle(userId, docs, since, until, units=chosen, now=now))
+        pdf = None
+        if report in ("true", "1") and services.report_pdf is not None and docs:
+            pdf = services.report_pdf(conn, userId, since, until, chosen)
+    return fhir_response(cgm_bundle(userId, docs, since, until, units=chosen, now=now, pdf=pdf))

@@ -27,8 +27,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup, escape
+from sqlalchemy import Connection
 
 from inlet.accounts.deps import current_caller, require
+from inlet.accounts.service import AccountService
 from inlet.api.deps import get_services
 from inlet.api.errors import parameter_invalid
 from inlet.data import queries
@@ -186,6 +188,24 @@ def report_html(
     return TEMPLATES.get_template("agp_report.html").render(context)
 
 
+def report_pdf(conn: Connection, user_id: str, start: datetime, end: datetime, units: str) -> bytes:
+    """The report of ``[start, end)`` read in ``conn`` (the caller has checked permissions): the hook
+    ``Services.report_pdf`` that FHIR bundles use for their DiagnosticReport."""
+    person = AccountService().get_user(conn, user_id)
+    if person is None:
+        raise LookupError("no such account")
+    return render_pdf(
+        report_html(person, _cgm(conn, user_id, start, end), start, end, units, datetime.now(UTC))
+    )
+
+
+def _cgm(conn: Connection, user_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The person's cbg of the window as ``GET /data`` serves them."""
+    query = queries.DataQuery(user_id=user_id, types=["cbg"], start=to_micros(start), end=to_micros(end))
+    plan = queries.prepare(conn, query)
+    return [_doc(row.doc) for row in conn.execute(queries.device_data_query(conn, plan))]
+
+
 @router.get(
     "/v1/reports/{userId}/agp.pdf",
     responses={
@@ -222,9 +242,7 @@ def agp_pdf(
     with read_only(services.engine) as conn:
         require(request, conn, caller, userId, "root", "custodian", "view")
         person = services.accounts.get_user(conn, userId)
-        query = queries.DataQuery(user_id=userId, types=["cbg"], start=to_micros(start), end=to_micros(end))
-        plan = queries.prepare(conn, query)
-        docs = [_doc(row.doc) for row in conn.execute(queries.device_data_query(conn, plan))]
+        docs = _cgm(conn, userId, start, end)
     if person is None:  # a service asking about an account that does not exist
         from inlet.api.errors import not_found
 
