@@ -9,7 +9,7 @@ CLIENT_STAMP := $(CLIENT_DIR)/node_modules/.stamp-install
 NPM          := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help install client browser demo serve test lint bench clean
+.PHONY: help install client browser pdftools demo serve test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ browser: $(STAMP) ## install Debian's chromium if missing (root or sudo), then r
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q tests/browser
 
+pdftools: ## install Debian's poppler-utils (pdftoppm, pdftotext) for the PDF tests, if missing (root or sudo)
+	@command -v pdftoppm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "poppler-utils is missing and installing it needs root: apt-get install poppler-utils"; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
+
 demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
 	$(VENV)/bin/inlet demo
 
@@ -52,6 +58,7 @@ lint: $(STAMP) ## ruff, mypy and the import layers (import-linter contracts in p
 bench: $(STAMP) ## run the benchmarks and write bench/results.json
 	$(PY) bench/ingest.py --json bench/results-ingest.json
 	$(PY) bench/sync.py --json bench/results-sync.json
+	$(PY) bench/export.py --json bench/results-export.json
 
 clean: ## remove the virtualenv, embedded state and the npm client
 	rm -rf $(VENV) .inlet .pytest_cache .mypy_cache .ruff_cache $(CLIENT_DIR)/node_modules

@@ -24,6 +24,8 @@ from inlet.api import errors, info, status
 from inlet.api.body import BodyLimit
 from inlet.data import read_routes
 from inlet.data import routes as data_routes
+from inlet.exports import routes as export_routes
+from inlet.fhir import routes as fhir_routes
 from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
@@ -31,6 +33,7 @@ from inlet.settings import Settings, load_settings
 from inlet.summaries import clinic_routes as population_routes
 from inlet.summaries import routes as summary_routes
 from inlet.sync.service import WorkerStatus, running_worker
+from inlet.web import agp_pdf
 from inlet.web import routes as web_routes
 
 ROUTERS = (
@@ -48,6 +51,9 @@ ROUTERS = (
     partner_routes,
     summary_routes,
     population_routes,
+    export_routes,
+    fhir_routes,
+    agp_pdf,
 )
 
 
@@ -79,8 +85,10 @@ def create_app(
     )
     app.state.services = services
     app.state.worker_status = worker_status
+    services.report_pdf = services.report_pdf or agp_pdf.report_pdf  # FHIR bundles may carry the PDF
     errors.install(app)
     data_routes.install_errors(app)
+    fhir_routes.install_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for module in ROUTERS:
         app.include_router(module.router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="Keys that encrypt partner tokens (INLET_TOKEN_KEYS).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+fhir_app = typer.Typer(help="FHIR push to INLET_FHIR_ENDPOINTS.", no_args_is_help=True)
+app.add_typer(fhir_app, name="fhir")
 
 
 def _partner_sim() -> typer.Typer:
@@ -216,6 +218,151 @@ def import_export(
     if result.rejected_path is not None:
         typer.echo(f"rejected datums and their errors: {result.rejected_path}")
     raise typer.Exit(1 if result.rejected else 0)
+
+
+@app.command("export")
+def export(
+    user: Annotated[str, typer.Option("--user", help="the account's email (username)")],
+    out: Annotated[Path, typer.Option("--out", help="the file to write")],
+    format: Annotated[str, typer.Option("--format", help="json or xlsx")] = "xlsx",
+    start: Annotated[str | None, typer.Option("--start", help="first time (RFC 3339), inclusive")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="last time (RFC 3339), inclusive")] = None,
+    bg_units: Annotated[str, typer.Option("--bg-units", help="mmol/L or mg/dL")] = "mmol/L",
+) -> None:
+    """Write a person's export (what GET /export/:userId serves) to a file, with a progress bar."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from inlet.db.engine import create_db_engine
+    from inlet.exports.service import ExportFailed, export_to_file
+    from inlet.exports.units import parse_bg_units
+    from inlet.services import create_services
+    from inlet.settings import load_settings
+
+    if format not in ("json", "xlsx"):
+        typer.echo("--format must be json or xlsx", err=True)
+        raise typer.Exit(2)
+    units = parse_bg_units(bg_units)
+    if units is None:
+        typer.echo("--bg-units must be mmol/L or mg/dL", err=True)
+        raise typer.Exit(2)
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    console = Console(stderr=True)
+    try:
+        services = create_services(settings, engine)
+        columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("export", total=None)
+            written = export_to_file(
+                engine,
+                services.accounts,
+                user,
+                format,
+                out,
+                start=start,
+                end=end,
+                bg_units=units,
+                on_total=lambda total: progress.update(task, total=total),
+                progress=lambda n: progress.advance(task, n),
+            )
+    except ExportFailed as error:
+        typer.echo(f"export failed: {error}", err=True)
+        raise typer.Exit(1) from error
+    finally:
+        engine.dispose()
+    typer.echo(f"{written} documents written to {out}")
+
+
+def _fhir_setup() -> tuple[Any, Any, Any]:
+    """Settings, a migrated engine and the vault, for the ``inlet fhir`` commands."""
+    from inlet.db.engine import create_db_engine
+    from inlet.db.migrate import upgrade
+    from inlet.partners.vault import load_vault
+    from inlet.settings import load_settings
+
+    settings = load_settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    upgrade(engine)
+    return settings, engine, load_vault(settings)
+
+
+@fhir_app.command("token")
+def fhir_token(name: Annotated[str, typer.Argument(help="an endpoint name in INLET_FHIR_ENDPOINTS")]) -> None:
+    """Store an endpoint's bearer token, encrypted with the token keys (read from stdin, not echoed)."""
+    import sys
+    from datetime import UTC, datetime
+
+    from inlet.fhir.push import parse_endpoints, set_token
+
+    settings, engine, vault = _fhir_setup()
+    try:
+        if name not in parse_endpoints(settings.fhir_endpoints):
+            typer.echo(f"{name} is not in INLET_FHIR_ENDPOINTS", err=True)
+            raise typer.Exit(2)
+        token = (
+            sys.stdin.readline().strip() if not sys.stdin.isatty() else typer.prompt("token", hide_input=True)
+        )
+        if not token:
+            typer.echo("no token given", err=True)
+            raise typer.Exit(2)
+        set_token(engine, vault, name, token, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    typer.echo(f"token stored for {name} (encrypted)")
+
+
+@fhir_app.command("subscribe")
+def fhir_subscribe(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="an endpoint name in INLET_FHIR_ENDPOINTS")],
+    user: Annotated[str, typer.Option("--user", help="the person's email (username)")],
+) -> None:
+    """Push this person's CGM bundles to the endpoint on the schedule (the first push is due now)."""
+    from datetime import UTC, datetime
+
+    from inlet.accounts.service import AccountService
+    from inlet.fhir.push import parse_endpoints, subscribe
+
+    settings, engine, _ = _fhir_setup()
+    try:
+        if endpoint not in parse_endpoints(settings.fhir_endpoints):
+            typer.echo(f"{endpoint} is not in INLET_FHIR_ENDPOINTS", err=True)
+            raise typer.Exit(2)
+        with engine.connect() as conn:
+            person = AccountService().find_user(conn, user)
+        if person is None:
+            typer.echo(f"no account with the email {user}", err=True)
+            raise typer.Exit(1)
+        task = subscribe(engine, endpoint, person.id, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    typer.echo(f"subscribed: task {task}")
+
+
+@fhir_app.command("push")
+def fhir_push(
+    once: Annotated[bool, typer.Option("--once", help="push every task due now, once, and exit")] = False,
+) -> None:
+    """Push due CGM bundles to the configured FHIR endpoints (leases, backoff, 429 honoured)."""
+    from datetime import timedelta
+
+    from inlet.fhir.push import FhirPusher, parse_endpoints
+
+    settings, engine, vault = _fhir_setup()
+    pusher = FhirPusher(
+        engine,
+        vault,
+        parse_endpoints(settings.fhir_endpoints),
+        interval=timedelta(minutes=settings.fhir_push_interval_minutes),
+    )
+    try:
+        if once:
+            outcomes = pusher.run_once()
+            typer.echo(f"{len(outcomes)} pushes: " + ", ".join(str(o.status) for o in outcomes))
+            return
+        pusher.run_forever(lambda: False)
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -35,6 +36,8 @@ GrantHook = Callable[[Connection, str, str], set[str]]
 """``(conn, owner_id, grantee_id) -> permissions``: what ``grantee_id`` also holds on ``owner_id``."""
 ContactHook = Callable[[Connection, str], list[str]]
 """``(conn, user_id) -> addresses``: who else should hear about ``user_id``'s account."""
+ReportHook = Callable[[Connection, str, datetime, datetime, str], bytes]
+"""``(conn, user_id, start, end, bg_units) -> PDF``: the one-page AGP report of ``[start, end)``."""
 
 
 @dataclass
@@ -49,6 +52,9 @@ class Services:
     notifier: Notifier = field(default_factory=Notifier)  # outbox only, unless built from settings
     grant_hooks: list[GrantHook] = field(default_factory=list)
     contact_hooks: list[ContactHook] = field(default_factory=list)
+    report_pdf: ReportHook | None = None
+    """The AGP report PDF of a person's window (the web layer draws it; the app registers it), for
+    FHIR bundles that carry it as a DiagnosticReport."""
 
     def grants(self, conn: Connection, owner_id: str, grantee_id: str) -> set[str]:
         """Every permission ``owner_id`` gives ``grantee_id``: direct grants, then each hook's (clinics)."""

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sync_stall_hours: float = Field(
         default=24.0, gt=0, description="a source with no successful run for this long goes to error"
     )
+    fhir_endpoints: str | None = Field(
+        default=None, description="FHIR servers that receive CGM bundles: name=base URL, comma-separated"
+    )
+    fhir_push_interval_minutes: int = Field(default=60, gt=0, description="minutes between FHIR pushes")
     session_ttl_minutes: int = Field(default=60, gt=0, description="session token lifetime")
     password_hashing: str = Field(
         default="standard", pattern="^(standard|fast-insecure-for-tests)$", description="argon2 cost profile"

@@ -154,6 +154,43 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/v1/clinics/{clinic_id}/patient_tags/{tag_id}"): CLINIC,
     ("PUT", "/v1/clinics/{clinic_id}/patients/{patient_id}/reviews"): CLINIC,
     ("GET", "/v1/clinics/{clinic_id}/tide_report"): CLINIC,
+    ("GET", "/export/{userId}"): VIEW,
+    ("GET", "/v1/fhir/metadata"): PUBLIC,
+    ("GET", "/v1/reports/{userId}/agp.pdf"): VIEW,
+    ("GET", "/v1/fhir/cgm/{userId}"): VIEW,
+    # a submission is filed under the person who sends it; a server has no one to file it under
+    ("POST", "/v1/fhir/$submit-cgm-bundle"): (401, 200, 200, 200, 200, 200, 200, 200, 403),
+}
+
+
+FHIR_BUNDLE: dict[str, Any] = {
+    "resourceType": "Bundle",
+    "type": "transaction",
+    "timestamp": "2026-10-01T00:00:00Z",
+    "entry": [
+        {
+            "fullUrl": "urn:uuid:5b1c0c6e-0000-4000-8000-000000000001",
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "identifier": [{"system": "urn:example", "value": "matrix-1"}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": "99504-3"}]},
+                "subject": {"reference": "Patient/anyone"},
+                "effectiveDateTime": "2026-10-01T00:00:00Z",
+                "valueQuantity": {
+                    "value": 100,
+                    "unit": "mg/dL",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mg/dL",
+                },
+            },
+            "request": {
+                "method": "POST",
+                "url": "Observation",
+                "ifNoneExist": "identifier=urn:example|matrix-1",
+            },
+        }
+    ],
 }
 
 
@@ -368,6 +405,8 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params, headers=world.fresh_headers(caller))
     if key == ("POST", "/auth/user"):
         return Request(params, {"username": world.unique("new"), "password": "a-long-password"}, headers={})
+    if key == ("POST", "/v1/fhir/$submit-cgm-bundle"):
+        return Request(params, FHIR_BUNDLE)
     if key == ("PUT", "/auth/user"):
         return Request(params, {"updates": {"termsAccepted": "2026-01-01T00:00:00Z"}})
     if key == ("PUT", "/auth/user/{user_id}"):

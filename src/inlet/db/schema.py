@@ -510,3 +510,35 @@ clinic_reviews = Table(
     Column("time", Micros, nullable=False),
     Index("ix_clinic_reviews_clinic_user_time", "clinic_id", "user_id", "time"),
 )
+
+
+# ---- FHIR push (migration 0017_fhir_push) -----------------------------------------------------------
+
+fhir_endpoint_tokens = Table(
+    "fhir_endpoint_tokens",
+    metadata,
+    Column("endpoint", String(64), primary_key=True),  # a name in INLET_FHIR_ENDPOINTS
+    Column("token_ciphertext", Text, nullable=False),  # the bearer token, Fernet (partners.vault)
+    Column("modified_time", Micros, nullable=False),
+)
+
+fhir_push_tasks = Table(
+    "fhir_push_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("endpoint", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("next_run_time", Micros, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_time", Micros),
+    Column("lease_generation", Integer, nullable=False),
+    Column("failure_count", Integer, nullable=False),
+    Column("pushed_until", Micros),  # the end of the last window the endpoint accepted
+    Column("last_run_time", Micros),
+    Column("last_success_time", Micros),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created_time", Micros, nullable=False),
+    UniqueConstraint("endpoint", "user_id"),
+    Index("ix_fhir_push_tasks_next_run_time", "next_run_time"),
+)

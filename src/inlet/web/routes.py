@@ -13,6 +13,7 @@ from inlet.web import (
     auth_routes,
     clinic_routes,
     data_view,
+    export_dialog,
     oauth_pages,
     profile_routes,
     share_routes,
@@ -33,6 +34,7 @@ for module in (
     team_routes,  # before clinic_routes: /clinic/team is not a clinic page
     views_routes,
     data_view,
+    export_dialog,
     clinic_routes,
     oauth_pages,
 ):
