@@ -103,6 +103,7 @@ class Sync:
         history = ctx.history_start
         new_egvs = False
         forbidden = False
+        refused: list[str] = []  # alerts or devices refused (403) this run: fetched again next run
         transmitters: set[str] = set()
         for stream, kind in RANGE_STREAMS.items():
             if stream not in ranges:
@@ -146,12 +147,12 @@ class Sync:
             try:
                 yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
             except Forbidden:
-                pass  # this stream only (a scope the grant lacks); its watermark stays
+                refused.append("alerts")  # this stream only (a scope the grant lacks); its mark stays
         if daily or new_transmitter:
             try:
                 yield self._devices(ctx, known, upper)
             except Forbidden:
-                pass
+                refused.append("devices")
         # Everything uploaded before this run started is now stored: next time ask only for later
         # uploads (a margin for the partner's clock; what it re-reports is dropped as unchanged).
         if forbidden:
