@@ -241,7 +241,7 @@ def run_chaos(
                 "INLET_DATA_DIR": str(data_dir),
                 "INLET_SYNC_LEASE_SECONDS": "10",
                 "INLET_LOG_FORMAT": "json",
-                "PYTHONPATH": str(REPO),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             }
 
             def start_worker(number: int) -> subprocess.Popen[bytes]:
