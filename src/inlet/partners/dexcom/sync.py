@@ -22,7 +22,6 @@ stored window).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -96,6 +95,7 @@ class Sync:
         history = ctx.history_start
         new_egvs = False
         forbidden = False
+        refused: list[str] = []  # alerts or devices refused (403) this run: fetched again next run
         transmitters: set[str] = set()
         for stream, kind in RANGE_STREAMS.items():
             if stream not in ranges:
@@ -136,11 +136,15 @@ class Sync:
                 begin = min(first for first, _ in ranges.values())
             else:
                 begin = history
-            with contextlib.suppress(Forbidden):
+            try:
                 yield from self._walk(ctx, "alerts", "alert", max(begin, history), upper)
+            except Forbidden:
+                refused.append("alerts")  # this stream only (a scope the grant lacks); its mark stays
         if daily or new_transmitter:
-            with contextlib.suppress(Forbidden):
+            try:
                 yield self._devices(ctx, known, upper)
+            except Forbidden:
+                refused.append("devices")
         # Everything uploaded before this run started is now stored: next time ask only for later
         # uploads (a margin for the partner's clock; what it re-reports is dropped as unchanged).
         if forbidden:
