@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from inlet.data import deduplicators
 from inlet.data.deduplicators import AddOutcome
 from inlet.data.errors import DataSetClosed, DataSetNotFound, ValidationFailed
+from inlet.data.queries import CLOUD_CLIENT_NAME_PREFIXES
 from inlet.data.records import CLOSED, NORMAL, OPEN, DataSet
 from inlet.db.schema import data_sets, device_data
 from inlet.model import errors as e
@@ -27,6 +28,22 @@ from inlet.model.parse import Datum, parse_data
 from inlet.model.timeutil import format_utc, from_micros, now_utc, parse_rfc3339, to_micros
 
 Clock = Callable[[], datetime]
+
+
+def read_columns(doc: dict[str, Any], created_time: int, client_name: str | None = None) -> dict[str, Any]:
+    """The ``data_sets`` columns the read path selects upload records by (see migration 0009): the
+    record's time (its ``time``, else its creation), its ``deviceModel`` and whether it is a cloud
+    CGM set. ``client_name`` is given only when the record is created (it never changes)."""
+    text = doc.get("time")
+    parsed = parse_rfc3339(text) if isinstance(text, str) else None
+    model = doc.get("deviceModel")
+    out: dict[str, Any] = {
+        "time": to_micros(parsed) if parsed is not None else created_time,
+        "device_model": model if isinstance(model, str) else None,
+    }
+    if client_name is not None:
+        out["cloud"] = client_name.startswith(CLOUD_CLIENT_NAME_PREFIXES)
+    return out
 
 
 @dataclass
@@ -89,6 +106,7 @@ class DataService:
             doc["createdUserId"] = created_user_id
             doc["byUser"] = created_user_id  # as the platform does: byUser is the creating user
         client = doc.get("client")
+        client_name = client.get("name") if isinstance(client, dict) else None
         record = DataSet(
             id=data_set_id,
             user_id=user_id,
@@ -113,10 +131,11 @@ class DataService:
                 deduplicator_name=record.deduplicator_name,
                 deduplicator_version=record.deduplicator_version,
                 device_id=record.device_id,
-                client_name=client.get("name") if isinstance(client, dict) else None,
+                client_name=client_name,
                 created_time=now,
                 modified_time=now,
                 doc=doc,
+                **read_columns(doc, now, client_name if isinstance(client_name, str) else ""),
             )
         )
         return record
@@ -181,7 +200,7 @@ class DataService:
         if not values:
             return data_set
         data_set.doc.update(values)
-        columns: dict[str, Any] = {}
+        columns: dict[str, Any] = read_columns(data_set.doc, data_set.created_time)
         if "deviceId" in values:
             data_set.device_id = values["deviceId"]
             columns["device_id"] = values["deviceId"]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -50,7 +51,16 @@ data_sets = Table(
     Column("modified_time", Micros),
     Column("deleted_time", Micros),
     Column("doc", Json, nullable=False),
+    # What the read path selects upload records by, so a read never loads every set of a person
+    # (0009): the record's time (its ``time``, else its creation), its ``deviceModel``, and whether
+    # it is a cloud CGM set (``client.name`` of a partner fetch).
+    Column("time", Micros),
+    Column("device_model", Text),
+    Column("cloud", Boolean, nullable=False, server_default=false()),
     Index("ix_data_sets_user_created", "user_id", "created_time"),
+    Index("ix_data_sets_user_time", "user_id", "time"),
+    Index("ix_data_sets_user_cloud", "user_id", "cloud"),
+    Index("ix_data_sets_user_device_model", "user_id", "device_model"),
 )
 
 device_data = Table(
