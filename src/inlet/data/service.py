@@ -227,7 +227,12 @@ class DataService:
         d = device_data
         result = conn.execute(
             update(d)
-            .where(d.c.data_set_id == data_set.id, d.c.deleted_time.is_(None), or_(*conditions))
+            .where(
+                d.c.user_id == data_set.user_id,
+                d.c.data_set_id == data_set.id,
+                d.c.deleted_time.is_(None),
+                or_(*conditions),
+            )
             .values(active=False, deleted_time=self.now(), modified_time=self.now())
         )
         return result.rowcount or 0

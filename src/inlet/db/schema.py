@@ -87,11 +87,14 @@ device_data = Table(
     Column("doc", Json, nullable=False),
     Index("ix_device_data_user_time", "user_id", "time"),
     Index("ix_device_data_user_type_time", "user_id", "type", "time"),
-    Index("ix_device_data_data_set_type_time", "data_set_id", "type", "time"),
+    Index("ix_device_data_user_set_type_time", "user_id", "data_set_id", "type", "time"),
     Index("ix_device_data_user_hash", "user_id", "dedup_hash"),
-    Index("ix_device_data_data_set_origin", "data_set_id", "origin_id"),
+    Index("ix_device_data_user_set_origin", "user_id", "data_set_id", "origin_id"),
     Index("ix_device_data_user_id", "user_id", "id"),
 )
+"""Every index leads with ``user_id``. On PostgreSQL the table is ``PARTITION BY HASH (user_id)``
+with ``INLET_PG_PARTITIONS`` partitions and the primary key ``(user_id, pk)`` (migration 0010), so
+every statement that names the user touches one partition; SQLite keeps one table keyed by ``pk``."""
 
 DEVICE_DATA_INSERT_COLUMNS = (
     "id",

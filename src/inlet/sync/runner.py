@@ -354,13 +354,13 @@ class SyncRunner:
                 data_set = self._data_set(conn, partner, source, now)
             stored = replaced = unchanged = deleted = 0
             if data_set is not None and datums:
-                fresh = _changed(conn, data_set.id, datums)
+                fresh = _changed(conn, data_set.user_id, data_set.id, datums)
                 unchanged = len(datums) - len(fresh)
                 if fresh:
                     outcome = self.services.data.add_datums(conn, data_set, fresh)
                     stored, replaced = outcome.stored, outcome.replaced
             if data_set is not None and batch.result.deleted:
-                deleted = _tombstone(conn, data_set.id, batch.result.deleted, now)
+                deleted = _tombstone(conn, data_set.user_id, data_set.id, batch.result.deleted, now)
             skipped = [p for p in problems if p.skipped]
             conn.execute(
                 insert(partner_payloads).values(
@@ -581,12 +581,12 @@ def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _DOC_STORAGE_KEYS}
 
 
-def _changed(conn: Connection, data_set_id: str, datums: list[Datum]) -> list[Datum]:
+def _changed(conn: Connection, user_id: str, data_set_id: str, datums: list[Datum]) -> list[Datum]:
     """The datums that are new or differ from the current version stored under their origin id."""
     ids = [d.doc["origin"]["id"] for d in datums if isinstance(d.doc.get("origin"), dict)]
     if not ids:
         return datums
-    current = storage.current_docs_by_origin(conn, data_set_id, ids)
+    current = storage.current_docs_by_origin(conn, user_id, data_set_id, ids)
     fresh = []
     for datum in datums:
         origin = datum.doc.get("origin")
@@ -597,12 +597,13 @@ def _changed(conn: Connection, data_set_id: str, datums: list[Datum]) -> list[Da
     return fresh
 
 
-def _tombstone(conn: Connection, data_set_id: str, origin_ids: list[str], now: int) -> int:
+def _tombstone(conn: Connection, user_id: str, data_set_id: str, origin_ids: list[str], now: int) -> int:
     d = device_data.c
     result = conn.execute(
         update(device_data)
         .where(
             and_(
+                d.user_id == user_id,
                 d.data_set_id == data_set_id,
                 d.origin_id.in_(origin_ids),
                 d.archived_time.is_(None),

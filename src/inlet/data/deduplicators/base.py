@@ -59,14 +59,14 @@ class Deduplicator:
 
     def close(self, conn: Connection, data_set: DataSet, now: int) -> None:
         self.before_activate(conn, data_set, now)
-        storage.activate_data_set(conn, data_set.id, now)
+        storage.activate_data_set(conn, data_set.user_id, data_set.id, now)
 
     def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
         """Hook run at close before the data set's data becomes visible."""
 
     def delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
         self.before_delete(conn, data_set, now)
-        storage.tombstone_data_set_data(conn, data_set.id, now)
+        storage.tombstone_data_set_data(conn, data_set.user_id, data_set.id, now)
 
     def before_delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
         """Hook run before the data set's data is tombstoned."""
