@@ -490,7 +490,10 @@ def latest_rows(conn: Connection, plan: ReadPlan) -> list[tuple[int, str]]:
     statement = (
         select(d.c.time, _doc_text(conn))
         .where(*conditions(plan), d.c.type == bindparam("latest_type"))
-        .order_by(d.c.time.desc())
+        # (type, time) descending is the (user_id, type, time) index read backwards: ordering by time
+        # alone lets PostgreSQL walk (user_id, time) instead and scan every row of a type the user
+        # has none of
+        .order_by(d.c.type.desc(), d.c.time.desc())
         .limit(1)
     )
     found = []
