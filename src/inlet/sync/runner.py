@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from inlet import __version__
 from inlet.data import storage
 from inlet.data.errors import DataSetNotFound
 from inlet.data.records import DataSet
+from inlet.db import payloads
 from inlet.db.schema import data_sources, device_data, partner_payloads, provider_sessions, sync_tasks
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
@@ -503,7 +504,8 @@ class SyncRunner:
         def write(conn: Connection) -> None:
             conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=state))
             if purge:
-                conn.execute(delete(partner_payloads).where(partner_payloads.c.fetched_time < cutoff))
+                # next days' partitions, and whole days past retention dropped (PostgreSQL)
+                payloads.maintain(conn, clock(), cutoff)
 
         return replace(result, calls=stats.calls, on_complete=write)
 
