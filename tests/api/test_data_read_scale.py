@@ -141,8 +141,7 @@ def test_a_read_runs_the_same_statements_for_1100_data_sets_as_for_3(
         found[short_history.username],
     )
     assert long_statements == short_statements
-    latest = "latest" in params
-    assert long_statements <= (len(queries.type_names()) + 6 if latest else 7)
+    assert long_statements <= 7
     assert long_checkouts == 1  # who is asking, the permission and the read: one pooled connection
     uploads = [item for item in items if item["type"] == "upload"]
     if "startDate" in params and "type" not in params:

@@ -48,12 +48,12 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
-    bindparam,
     cast,
     not_,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 
 from inlet.db.schema import data_sets, device_data
@@ -483,26 +483,29 @@ def device_data_query(
 
 
 def latest_rows(conn: Connection, plan: ReadPlan) -> list[tuple[int, str]]:
-    """The newest matching datum of each type: one index seek on ``(user_id, type, time)`` per type,
-    with one statement (compiled once) executed per type."""
+    """The newest matching datum of each type, in one statement: a ``UNION ALL`` of one index seek on
+    ``(user_id, type, time)`` per type (a round trip per type would cost more than the seeks)."""
     q = plan.query
-    types = q.types if q.types is not None else type_names()
-    statement = (
-        select(d.c.time, _doc_text(conn))
-        .where(*conditions(plan), d.c.type == bindparam("latest_type"))
-        # (type, time) descending is the (user_id, type, time) index read backwards: ordering by time
-        # alone lets PostgreSQL walk (user_id, time) instead and scan every row of a type the user
-        # has none of
-        .order_by(d.c.type.desc(), d.c.time.desc())
-        .limit(1)
-    )
-    found = []
-    for name in dict.fromkeys(types):
-        if name == "upload":
-            continue
-        row = conn.execute(statement, {"latest_type": name}).first()
-        if row is not None:
-            found.append((row[0], row[1]))
+    types = [
+        name for name in dict.fromkeys(q.types if q.types is not None else type_names()) if name != "upload"
+    ]
+    if not types:
+        return []
+    where = conditions(plan)
+    parts = [
+        select(
+            select(d.c.time, _doc_text(conn))
+            .where(*where, d.c.type == name)
+            # (type, time) descending is the (user_id, type, time) index read backwards: ordering by
+            # time alone lets PostgreSQL walk (user_id, time) and scan every row of a type the user
+            # has none of
+            .order_by(d.c.type.desc(), d.c.time.desc())
+            .limit(1)
+            .subquery()
+        )
+        for name in types
+    ]
+    found = [(row[0], row[1]) for row in conn.execute(union_all(*parts))]
     found.sort(key=itemgetter(0))
     return found
 
