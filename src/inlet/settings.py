@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     raw_retention_days: int = Field(
         default=30, ge=0, description="days partner payloads are kept (0: forever)"
     )
+    pg_partitions: int = Field(
+        default=16,
+        ge=1,
+        description="hash partitions of device_data on PostgreSQL (read when the migration creates them)",
+    )
     sync_time_budget_seconds: float = Field(default=900.0, gt=0, description="the longest one sync run lasts")
     sync_lease_seconds: float = Field(default=300.0, gt=0, description="a sync task's lease")
     sync_stall_hours: float = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 import pytest
 from sqlalchemy import Engine
 
@@ -161,3 +162,47 @@ def test_delete_by_selectors_refuses_bad_selectors(
         ("not-parsed", "/4/x"),
         ("values-not-exist-for-one", "/4"),
     ]
+
+
+@pytest.mark.parametrize(
+    "deduplicator",
+    ["org.tidepool.deduplicator.device.deactivate.hash", "org.tidepool.deduplicator.dataset.drop.hash"],
+)
+def test_pipelined_bodies_store_what_one_request_at_a_time_stores(
+    engine: Engine, service: DataService, make_set: Callable[..., DataSet], deduplicator: str
+) -> None:
+    """add_bodies parses the next body on a helper thread while the previous one is stored; the
+    rows it stores are those of add_data called once per body (ids aside)."""
+    bodies = [[cbg(minute), cbg(minute + 1)] for minute in range(0, 40, 2)]
+    bodies.append([cbg(3), cbg(3)])  # a retried datum: the deduplicator sees it
+    stored = []
+    for pipelined in (False, True):
+        data_set = make_set(deduplicator={"name": deduplicator})
+        with engine.begin() as conn:
+            if pipelined:
+                outcome = service.add_bodies(conn, data_set, (orjson.dumps(body) for body in bodies))
+            else:
+                for body in bodies:
+                    service.add_data(conn, data_set, body)
+            service.close(conn, data_set)
+        rows = all_rows(engine, data_set_id=data_set.id)
+        stored.append(
+            sorted((r["time"], r["active"], r["dedup_hash"] is not None, r["doc"]["value"]) for r in rows)
+        )
+    assert stored[0] == stored[1]
+    assert outcome.stored + outcome.dropped == 42
+
+
+def test_pipelined_bodies_store_nothing_when_one_is_invalid(
+    engine: Engine, service: DataService, make_set: Callable[..., DataSet]
+) -> None:
+    data_set = make_set()
+    bodies = [
+        orjson.dumps([cbg(0)]),
+        orjson.dumps([cbg(1)]),
+        orjson.dumps([{"type": "cbg"}]),
+        orjson.dumps([cbg(2)]),
+    ]
+    with pytest.raises(ValidationFailed), engine.begin() as conn:
+        service.add_bodies(conn, data_set, iter(bodies))
+    assert all_rows(engine, data_set_id=data_set.id) == []

@@ -1787,8 +1787,26 @@ def test_override_rules() -> None:
     assert errors_of(make("override", {("overridePreset",): "Run"})) == [(EXISTS, "/0/overridePreset")]
     assert errors_of(make("override", {("units",): {"bg": "mg/dL"}})) == [(EXISTS, "/0/units")]
     assert errors_of(make("override", {("bgTarget",): {"target": 100}})) == [(NOT_EXISTS, "/0/units")]
+
+    # Tidepool's override validator requires neither a target nor a scale factor.
     bare = without("override", ("basalRateScaleFactor",))
-    assert errors_of(bare) == [("values-not-exist-for-any", "/0")]
+    assert errors_of(bare) == []
+
+
+@pytest.mark.parametrize("override_type", ["sleep", "custom", "physicalActivity", "preprandial"])
+def test_override_with_only_type_and_duration_is_stored(override_type: str) -> None:
+    """What pumps with a sleep mode send: a type and a duration, no target, no scale factor."""
+    datum = {
+        "type": "deviceEvent",
+        "subType": "pumpSettingsOverride",
+        "time": T,
+        "overrideType": override_type,
+        "method": "manual",
+        "duration": 28_800_000,
+        "expectedDuration": 28_800_000,
+    }
+    assert doc_of(datum)["overrideType"] == override_type
+    assert errors_of({**datum, "overrideType": "preset", "overridePreset": "Night"}) == []
 
 
 def test_insulin_model_other_text_only_for_other() -> None:

@@ -43,6 +43,18 @@ ANONYMOUS = Caller("anonymous")
 
 def current_caller(request: Request) -> Caller:
     """Resolve the caller; a token that is present but invalid or expired is a 401, never anonymous."""
+    if SERVICE_SECRET_HEADER in request.headers or not (
+        SESSION_HEADER in request.headers or "restricted_token" in request.query_params
+    ):
+        return resolve_caller(request, None)  # no token to look up
+    with read_only(get_services(request).engine) as conn:
+        return resolve_caller(request, conn)
+
+
+def resolve_caller(request: Request, conn: Connection | None) -> Caller:
+    """:func:`current_caller` on the caller's connection, so a handler that reads anyway (``GET
+    /data``) authenticates and reads on one pooled connection. ``conn`` may be ``None`` only when
+    the request carries no token to look up."""
     services = get_services(request)
     secret = request.headers.get(SERVICE_SECRET_HEADER)
     if secret is not None:
@@ -54,16 +66,16 @@ def current_caller(request: Request) -> Caller:
     restricted = request.query_params.get("restricted_token")
     if token is None and restricted is None:
         return ANONYMOUS
-    with read_only(services.engine) as conn:
-        if token is not None:
-            session = services.accounts.resolve_session(conn, token)
-            if session is None:
-                raise unauthenticated()
-            if session.kind == "server":
-                return Caller("service", session_token=token)
-            return Caller("user", user_id=session.user_id, session_token=token)
-        assert restricted is not None
-        grant = services.accounts.resolve_restricted_token(conn, restricted)
+    assert conn is not None
+    if token is not None:
+        session = services.accounts.resolve_session(conn, token)
+        if session is None:
+            raise unauthenticated()
+        if session.kind == "server":
+            return Caller("service", session_token=token)
+        return Caller("user", user_id=session.user_id, session_token=token)
+    assert restricted is not None
+    grant = services.accounts.resolve_restricted_token(conn, restricted)
     if grant is None:
         raise unauthenticated()
     if not grant.allows(request.url.path, request.method):

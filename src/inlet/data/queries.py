@@ -35,7 +35,7 @@ Filters (see :class:`DataQuery`):
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -48,12 +48,12 @@ from sqlalchemy import (
     Select,
     Text,
     and_,
-    bindparam,
     cast,
     not_,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 
 from inlet.db.schema import data_sets, device_data
@@ -228,19 +228,6 @@ class ReadPlan:
     """The upload records to serve, as (time, JSON), in time order."""
 
 
-@dataclass(slots=True)
-class UserDataSet:
-    """What the read path needs of one of the user's (not deleted) data sets."""
-
-    id: str
-    client_name: str | None
-    visible: bool
-    device_id: str | None
-    model: str | None
-    time: int
-    doc: Any
-
-
 # ---- data sets --------------------------------------------------------------------------------------
 
 
@@ -266,7 +253,7 @@ def list_user_data_sets(
     if offset > _INT64_MAX - size:
         return []
     # visible (Tidepool's ``_active`` for upload records): closed, or continuous
-    conditions = [ds.c.user_id == user_id, or_(ds.c.state == "closed", ds.c.data_set_type == "continuous")]
+    conditions = [ds.c.user_id == user_id, _visible()]
     if not deleted:
         conditions.append(ds.c.deleted_time.is_(None))
     if client_name is not None:
@@ -283,110 +270,102 @@ def list_user_data_sets(
     return [_doc_of(row.doc) for row in conn.execute(query)]
 
 
+def _visible() -> ColumnElement[bool]:
+    """Tidepool's ``_active`` for an upload record: closed, or continuous."""
+    return or_(ds.c.state == "closed", ds.c.data_set_type == "continuous")
+
+
 def _wants_uploads(query: DataQuery) -> bool:
     # upload records have no subType, so a subType filter leaves them out
     return (query.types is None or "upload" in query.types) and query.sub_types is None
 
 
-def load_user_data_sets(conn: Connection, query: DataQuery, *, with_docs: bool) -> list[UserDataSet]:
-    """The user's data sets that are not deleted, in one query (documents only when served)."""
-    columns: list[Any] = [
-        ds.c.id,
-        ds.c.client_name,
-        ds.c.state,
-        ds.c.data_set_type,
-        ds.c.device_id,
-        ds.c.created_time,
-        ds.c.doc["deviceModel"].as_string().label("model"),
-        ds.c.doc["time"].as_string().label("time"),
-    ]
-    if with_docs:
-        columns.append(ds.c.doc)
-    out = []
-    for row in conn.execute(
-        select(*columns).where(ds.c.user_id == query.user_id, ds.c.deleted_time.is_(None))
-    ):
-        parsed = parse_rfc3339(row.time) if isinstance(row.time, str) else None
-        out.append(
-            UserDataSet(
-                id=row.id,
-                client_name=row.client_name,
-                visible=row.state == "closed" or row.data_set_type == "continuous",
-                device_id=row.device_id,
-                model=row.model,
-                time=to_micros(parsed) if parsed is not None else row.created_time,
-                doc=row.doc if with_docs else None,
-            )
-        )
-    return out
-
-
-def upload_records(sets: list[UserDataSet], query: DataQuery) -> list[tuple[int, str]]:
-    """The visible upload records that pass the query, as (time, JSON) in time order."""
+def upload_records(conn: Connection, query: DataQuery) -> list[tuple[int, str]]:
+    """The visible upload records that pass the query, as (time, JSON) in time order: one query on
+    ``(user_id, time)``, so a window of 14 days reads the records of those 14 days, not every one."""
     if not _wants_uploads(query):
         return []
+    where = [ds.c.user_id == query.user_id, ds.c.deleted_time.is_(None), _visible()]
+    if query.upload_id is not None:
+        where.append(ds.c.id == query.upload_id)
+    if query.device_id is not None:
+        where.append(ds.c.device_id == query.device_id)
+    if query.start is not None:
+        where.append(ds.c.time >= query.start)
+    if query.end is not None:
+        where.append(ds.c.time <= query.end)
+    statement = select(ds.c.time, ds.c.doc).where(*where)
+    if query.latest:
+        statement = statement.order_by(ds.c.time.desc(), ds.c.id.desc()).limit(1)
+    else:
+        statement = statement.order_by(ds.c.time, ds.c.id)
     out: list[tuple[int, str]] = []
-    for item in sets:
-        if not item.visible:
-            continue
-        if query.upload_id is not None and item.id != query.upload_id:
-            continue
-        if query.device_id is not None and item.device_id != query.device_id:
-            continue
-        if query.start is not None and item.time < query.start:
-            continue
-        if query.end is not None and item.time > query.end:
-            continue
-        doc = _doc_of(item.doc)
+    for row in conn.execute(statement):
+        doc = _doc_of(row.doc)
         for key in HIDDEN_FIELDS.intersection(doc):
             del doc[key]
-        out.append((item.time, orjson.dumps(doc).decode()))
+        out.append((row.time, orjson.dumps(doc).decode()))
     out.sort(key=itemgetter(0))
-    if query.latest and out:
-        return [out[-1]]
     return out
 
 
 # ---- resolving the data-dependent filters ---------------------------------------------------------
 
 
-def is_cloud(item: UserDataSet) -> bool:
-    return item.client_name is not None and item.client_name.startswith(CLOUD_CLIENT_NAME_PREFIXES)
+def cloud_spans(conn: Connection, user_id: str) -> tuple[list[str], list[Span]]:
+    """The user's cloud CGM data sets and the time spans their cbg covers, in one statement.
 
-
-def cloud_spans(conn: Connection, sets: list[UserDataSet]) -> tuple[list[str], list[Span]]:
-    """The user's cloud CGM data and the time spans it covers.
-
-    A cloud set is a data set named by :data:`CLOUD_CLIENT_NAME_PREFIXES` (not deleted); its span is
-    [earliest, latest] of its active cbg. Within a span, cbg of every *other* data set is hidden at
-    read time (stored, never deleted): the same sensor seen through a pump or receiver upload and
-    through the partner cloud is shown once, from the cloud. This is tide-whisperer's Dexcom rule
-    (one span per data source, from its earliestDataTime to latestDataTime) applied to every cloud
-    CGM source. A cloud set without cbg has no span and hides nothing.
+    A cloud set is a data set named by :data:`CLOUD_CLIENT_NAME_PREFIXES` (not deleted; the ``cloud``
+    column, set when the set is created); its span is [earliest, latest] of its active cbg, two
+    index seeks on ``(data_set_id, type, time)``. Within a span, cbg of every *other* data set is
+    hidden at read time (stored, never deleted): the same sensor seen through a pump or receiver
+    upload and through the partner cloud is shown once, from the cloud. This is tide-whisperer's
+    Dexcom rule (one span per data source, from its earliestDataTime to latestDataTime) applied to
+    every cloud CGM source. A cloud set without cbg has no span and hides nothing.
     """
-    ids = [item.id for item in sets if is_cloud(item)]
-    spans: list[Span] = []
-    for data_set_id in ids:
-        # (data_set_id, type, time) makes each end one index seek
-        base = select(d.c.time).where(d.c.data_set_id == data_set_id, d.c.type == "cbg", d.c.active.is_(True))
-        lo = conn.execute(base.order_by(d.c.time.asc()).limit(1)).scalar()
-        if lo is None:
-            continue
-        hi = conn.execute(base.order_by(d.c.time.desc()).limit(1)).scalar()
-        spans.append(Span(lo, hi if hi is not None else lo))
+
+    def end(ascending: bool) -> Any:
+        order = d.c.time.asc() if ascending else d.c.time.desc()
+        return (
+            select(d.c.time)
+            .where(
+                d.c.user_id == user_id,
+                d.c.data_set_id == ds.c.id,
+                d.c.type == "cbg",
+                d.c.active.is_(True),
+            )
+            .order_by(order)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    rows = conn.execute(
+        select(ds.c.id, end(True).label("lo"), end(False).label("hi"))
+        .where(ds.c.user_id == user_id, ds.c.cloud.is_(True), ds.c.deleted_time.is_(None))
+        .order_by(ds.c.id)
+    ).all()
+    ids = [row.id for row in rows]
+    spans = [Span(row.lo, row.hi if row.hi is not None else row.lo) for row in rows if row.lo is not None]
     return ids, spans
 
 
-def medtronic_upload_ids(conn: Connection, query: DataQuery, sets: list[UserDataSet]) -> list[str]:
+def medtronic_upload_ids(conn: Connection, query: DataQuery) -> list[str]:
     """tide-whisperer's Medtronic rule: ids of direct uploads of loopable Medtronic pumps after the
-    boundary, when the user also has Medtronic data from Loop after it (else none)."""
+    boundary, when the user also has Medtronic data from Loop after it (else none). One query on
+    ``(user_id, device_model)``, and the Loop check only when there are such uploads."""
     if query.medtronic is True:
         return []
-    candidates = [
-        item.id
-        for item in sets
-        if item.visible and item.model in LOOPABLE_MEDTRONIC_MODELS and item.time >= MEDTRONIC_LOOP_BOUNDARY
-    ]
+    candidates = list(
+        conn.execute(
+            select(ds.c.id).where(
+                ds.c.user_id == query.user_id,
+                ds.c.device_model.in_(LOOPABLE_MEDTRONIC_MODELS),
+                ds.c.deleted_time.is_(None),
+                _visible(),
+                ds.c.time >= MEDTRONIC_LOOP_BOUNDARY,
+            )
+        ).scalars()
+    )
     if not candidates:
         return []
     if query.medtronic is None:
@@ -408,25 +387,23 @@ def medtronic_upload_ids(conn: Connection, query: DataQuery, sets: list[UserData
 
 
 def prepare(conn: Connection, query: DataQuery) -> ReadPlan:
-    """Resolve the data-dependent filters and the upload records (one look at the user's data sets)."""
+    """Resolve the data-dependent filters and the upload records: at most four indexed queries
+    whatever the number of the user's data sets (upload records of the window, cloud spans, the
+    loopable Medtronic uploads and, only when there are some, the Loop check)."""
     plan = ReadPlan(query)
     by_source = query.upload_id is None
     cloud = by_source and query.cloud_filter and (query.types is None or "cbg" in query.types)
     medtronic = by_source and (query.types is None or bool({"basal", "bolus", "cbg"} & set(query.types)))
-    wants_uploads = _wants_uploads(query)
-    if not (cloud or medtronic or wants_uploads):
-        return plan
-    sets = load_user_data_sets(conn, query, with_docs=wants_uploads)
-    plan.uploads = upload_records(sets, query)
+    plan.uploads = upload_records(conn, query)
     if cloud:
-        plan.cloud_set_ids, spans = cloud_spans(conn, sets)
+        plan.cloud_set_ids, spans = cloud_spans(conn, query.user_id)
         plan.spans = [
             s
             for s in spans
             if (query.start is None or s.hi >= query.start) and (query.end is None or s.lo <= query.end)
         ]
     if medtronic:
-        plan.medtronic_upload_ids = medtronic_upload_ids(conn, query, sets)
+        plan.medtronic_upload_ids = medtronic_upload_ids(conn, query)
     return plan
 
 
@@ -483,72 +460,100 @@ def conditions(plan: ReadPlan) -> list[ColumnElement[bool]]:
     return where
 
 
-def device_data_query(conn: Connection, plan: ReadPlan) -> Select[Any]:
-    """Every matching datum, in time order (the ``(user_id, time)`` index gives the order)."""
-    return select(d.c.time, _doc_text(conn)).where(*conditions(plan)).order_by(d.c.time)
+PAGE = 5000
+"""Rows fetched per query. A read fetches a page, gives the connection back, then sends it: a slow
+client never pins a pooled connection (or SQLite's WAL snapshot). The next page starts after the
+last row's (time, pk), so every page is one range scan of the ``(user_id, time)`` index."""
+
+Key = tuple[int, int]
+
+
+def device_data_query(
+    conn: Connection, plan: ReadPlan, after: Key | None = None, limit: int | None = None
+) -> Select[Any]:
+    """Matching data (a page of ``limit`` rows after ``after``, or all of it), in (time, pk) order:
+    the ``(user_id, time)`` index gives the order; pk breaks ties so that pages neither skip nor
+    repeat a row."""
+    where = conditions(plan)
+    if after is not None:
+        time, pk = after
+        where.append(d.c.time >= time)
+        where.append(or_(d.c.time > time, d.c.pk > pk))
+    return select(d.c.time, d.c.pk, _doc_text(conn)).where(*where).order_by(d.c.time, d.c.pk).limit(limit)
 
 
 def latest_rows(conn: Connection, plan: ReadPlan) -> list[tuple[int, str]]:
-    """The newest matching datum of each type: one index seek on ``(user_id, type, time)`` per type,
-    with one statement (compiled once) executed per type."""
+    """The newest matching datum of each type, in one statement: a ``UNION ALL`` of one index seek on
+    ``(user_id, type, time)`` per type (a round trip per type would cost more than the seeks)."""
     q = plan.query
-    types = q.types if q.types is not None else type_names()
-    statement = (
-        select(d.c.time, _doc_text(conn))
-        .where(*conditions(plan), d.c.type == bindparam("latest_type"))
-        .order_by(d.c.time.desc())
-        .limit(1)
-    )
-    found = []
-    for name in dict.fromkeys(types):
-        if name == "upload":
-            continue
-        row = conn.execute(statement, {"latest_type": name}).first()
-        if row is not None:
-            found.append((row[0], row[1]))
+    types = [
+        name for name in dict.fromkeys(q.types if q.types is not None else type_names()) if name != "upload"
+    ]
+    if not types:
+        return []
+    where = conditions(plan)
+    parts = [
+        select(
+            select(d.c.time, _doc_text(conn))
+            .where(*where, d.c.type == name)
+            # (type, time) descending is the (user_id, type, time) index read backwards: ordering by
+            # time alone lets PostgreSQL walk (user_id, time) and scan every row of a type the user
+            # has none of
+            .order_by(d.c.type.desc(), d.c.time.desc())
+            .limit(1)
+            .subquery()
+        )
+        for name in types
+    ]
+    found = [(row[0], row[1]) for row in conn.execute(union_all(*parts))]
     found.sort(key=itemgetter(0))
     return found
 
 
-def _batches(conn: Connection, plan: ReadPlan) -> Iterator[Sequence[Any]]:
-    """The matching rows, ``(time, doc text)``, in batches of :data:`_FETCH`.
+@dataclass(slots=True)
+class Page:
+    """Rows ``(time, doc text)`` of one query, and where the next page starts (``None``: no more)."""
 
-    The columns need no conversion, so on SQLite the driver's cursor is read directly (SQLAlchemy's
-    row objects would double the cost of a large read); PostgreSQL streams through a server-side
-    cursor."""
+    rows: list[tuple[int, str]]
+    after: Key | None
+
+
+def fetch_page(conn: Connection, plan: ReadPlan, after: Key | None = None, limit: int = PAGE) -> Page:
+    """One page of the response's device data (or, for ``latest``, all of it)."""
     if plan.query.latest:
-        yield latest_rows(conn, plan)
-        return
-    statement = device_data_query(conn, plan)
+        return Page(latest_rows(conn, plan), None)
+    statement = device_data_query(conn, plan, after, limit)
     if conn.dialect.name == "sqlite":
+        # the columns need no conversion: read the driver's cursor (SQLAlchemy rows would double the
+        # cost of a large read)
         result = conn.execute(statement)
         try:
-            cursor = result.cursor
-            while rows := cursor.fetchmany(_FETCH):
-                yield rows
+            raw = result.cursor.fetchall()
         finally:
             result.close()
-        return
-    streamed = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(statement)
-    try:
-        yield from streamed.partitions(_FETCH)
-    finally:
-        streamed.close()
+    else:
+        raw = conn.execute(statement).all()
+    if len(raw) < limit:
+        return Page([(row[0], row[2]) for row in raw], None)
+    return Page([(row[0], row[2]) for row in raw], (raw[-1][0], raw[-1][1]))
 
 
-def stream_json(conn: Connection, plan: ReadPlan) -> Iterator[bytes]:
+def stream_json(
+    connect: Callable[[], Connection], plan: ReadPlan, first: Page, limit: int = PAGE
+) -> Iterator[bytes]:
     """The response body: a JSON array of every matching datum and upload record, in time order,
-    one chunk per fetched batch. Closes ``conn`` when done (or when the consumer stops early).
+    one chunk per page. ``first`` was fetched on the request's connection; each further page takes
+    a connection from ``connect`` only while it fetches.
 
-    The stored JSON text goes out as it is: a batch is joined and encoded at once, so the cost per
+    The stored JSON text goes out as it is: a page is joined and encoded at once, so the cost per
     datum stays close to the driver's own."""
-    try:
-        uploads = plan.uploads
-        pending = 0
-        opening = b"[\n"
-        for part in _batches(conn, plan):
-            if not part:
-                continue
+    uploads = plan.uploads
+    pending = 0
+    opening = b"[\n"
+    page: Page | None = first
+    while page is not None:
+        part = page.rows
+        if part:
             last = part[-1][0]
             if pending < len(uploads) and uploads[pending][0] <= last:
                 cut = pending
@@ -561,12 +566,14 @@ def stream_json(conn: Connection, plan: ReadPlan) -> Iterator[bytes]:
                 texts = [row[1] for row in part]
             yield opening + ",\n".join(texts).encode()
             opening = b",\n"
-        if pending < len(uploads):
-            yield opening + ",\n".join(item[1] for item in uploads[pending:]).encode()
-            opening = b",\n"
-        yield b"[]" if opening == b"[\n" else b"\n]"
-    finally:
-        conn.close()
+        if page.after is None:
+            break
+        with connect() as conn:
+            page = fetch_page(conn, plan, page.after, limit)
+    if pending < len(uploads):
+        yield opening + ",\n".join(item[1] for item in uploads[pending:]).encode()
+        opening = b",\n"
+    yield b"[]" if opening == b"[\n" else b"\n]"
 
 
 __all__ = [
@@ -575,6 +582,7 @@ __all__ = [
     "InvalidParameter",
     "ReadPlan",
     "cloud_spans",
+    "fetch_page",
     "list_user_data_sets",
     "parse_go_bool",
     "parse_query_time",

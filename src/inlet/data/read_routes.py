@@ -14,14 +14,14 @@ The filters and their meaning are in :mod:`inlet.data.queries`.
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
 
-from inlet.accounts.deps import Caller, current_caller, permissions_for
+from inlet.accounts.deps import Caller, current_caller, permissions_for, resolve_caller
 from inlet.api.deps import get_services
 from inlet.api.errors import DataReadError, PlatformError
 from inlet.data import queries
@@ -38,9 +38,16 @@ def _error(status: int, code_message: tuple[str, str]) -> DataReadError:
     return DataReadError(status, code, message, id=str(uuid.uuid4()))
 
 
-def _caller(request: Request) -> Caller:
+def _caller(request: Request, conn: Connection) -> Caller:
     try:
-        return current_caller(request)
+        return resolve_caller(request, conn)
+    except PlatformError as error:
+        raise _error(403, CANT_VIEW) from error
+
+
+def _caller_or_403(request: Request) -> None:
+    try:
+        current_caller(request)
     except PlatformError as error:
         raise _error(403, CANT_VIEW) from error
 
@@ -75,26 +82,27 @@ def get_data(
     restricted_token: Text = None,
 ) -> StreamingResponse:
     """Device data of ``userId``: every active datum (and upload record) that passes the filters, in
-    time order. Storage-only fields never appear."""
+    time order. Storage-only fields never appear.
+
+    The caller is resolved, the permission checked, the filters resolved and the first page fetched
+    on one pooled connection, which goes back to the pool before the first byte is sent; each further
+    page borrows a connection only while it fetches (:func:`queries.stream_json`)."""
     services = get_services(request)
-    caller = _caller(request)
     params = {key: request.query_params.getlist(key) for key in request.query_params}
     try:
         if "\x00" in userId:
             raise queries.InvalidParameter("userId", "userId contains a NUL character")
         query = queries.DataQuery.from_params(userId, params)
     except queries.InvalidParameter as error:
+        _caller_or_403(request)  # who is asking comes first: an unknown token is a 403, not a 400
         raise _error(400, INVALID_PARAMETERS) from error
-    conn = read_only(services.engine)
-    try:
+    with read_only(services.engine) as conn:
+        caller = _caller(request, conn)
         if caller.is_anonymous or not permissions_for(request, conn, caller, userId).intersection(
             {"root", "view", "custodian"}
         ):
             raise _error(403, CANT_VIEW)
         plan = queries.prepare(conn, query)
-        body = queries.stream_json(conn, plan)
-        first = next(body)  # the queries run here, so a failure is still an error status, not a cut body
-    except BaseException:
-        conn.close()
-        raise
-    return StreamingResponse(itertools.chain((first,), body), media_type="application/json")
+        first = queries.fetch_page(conn, plan)
+    body = queries.stream_json(lambda: read_only(services.engine), plan, first)
+    return StreamingResponse(body, media_type="application/json")

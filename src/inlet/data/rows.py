@@ -86,11 +86,15 @@ def build_rows(
     return rows
 
 
+def serialize_docs(rows: Sequence[Row]) -> None:
+    """Each row's document as JSON text, in place (a row whose document is text already is kept)."""
+    dumps = orjson.dumps
+    for row in rows:
+        if row[DOC].__class__ is not str:
+            row[DOC] = dumps(row[DOC]).decode()
+
+
 def serialize(rows: Sequence[Row]) -> list[tuple[Any, ...]]:
     """Rows ready for the driver: the document serialized to JSON text."""
-    dumps = orjson.dumps
-    out = []
-    for row in rows:
-        row[DOC] = dumps(row[DOC]).decode()
-        out.append(tuple(row))
-    return out
+    serialize_docs(rows)
+    return [tuple(row) for row in rows]

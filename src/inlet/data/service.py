@@ -7,17 +7,21 @@ request with any invalid datum stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, or_, select, update
 
 from inlet.data import deduplicators
 from inlet.data.deduplicators import AddOutcome
 from inlet.data.errors import DataSetClosed, DataSetNotFound, ValidationFailed
+from inlet.data.queries import CLOUD_CLIENT_NAME_PREFIXES
 from inlet.data.records import CLOSED, NORMAL, OPEN, DataSet
+from inlet.data.rows import Row
 from inlet.db.schema import data_sets, device_data
 from inlet.model import errors as e
 from inlet.model.data_set import DataSetInput, parse_data_set
@@ -28,6 +32,22 @@ from inlet.model.timeutil import format_utc, from_micros, now_utc, parse_rfc3339
 from inlet.summaries import store as summaries
 
 Clock = Callable[[], datetime]
+
+
+def read_columns(doc: dict[str, Any], created_time: int, client_name: str | None = None) -> dict[str, Any]:
+    """The ``data_sets`` columns the read path selects upload records by (see migration 0011): the
+    record's time (its ``time``, else its creation), its ``deviceModel`` and whether it is a cloud
+    CGM set. ``client_name`` is given only when the record is created (it never changes)."""
+    text = doc.get("time")
+    parsed = parse_rfc3339(text) if isinstance(text, str) else None
+    model = doc.get("deviceModel")
+    out: dict[str, Any] = {
+        "time": to_micros(parsed) if parsed is not None else created_time,
+        "device_model": model if isinstance(model, str) else None,
+    }
+    if client_name is not None:
+        out["cloud"] = client_name.startswith(CLOUD_CLIENT_NAME_PREFIXES)
+    return out
 
 
 @dataclass
@@ -90,6 +110,7 @@ class DataService:
             doc["createdUserId"] = created_user_id
             doc["byUser"] = created_user_id  # as the platform does: byUser is the creating user
         client = doc.get("client")
+        client_name = client.get("name") if isinstance(client, dict) else None
         record = DataSet(
             id=data_set_id,
             user_id=user_id,
@@ -114,10 +135,11 @@ class DataService:
                 deduplicator_name=record.deduplicator_name,
                 deduplicator_version=record.deduplicator_version,
                 device_id=record.device_id,
-                client_name=client.get("name") if isinstance(client, dict) else None,
+                client_name=client_name,
                 created_time=now,
                 modified_time=now,
                 doc=doc,
+                **read_columns(doc, now, client_name if isinstance(client_name, str) else ""),
             )
         )
         return record
@@ -153,6 +175,38 @@ class DataService:
         if not result.ok:
             raise ValidationFailed(result.errors)
         return self.add_datums(conn, data_set, result.datums)
+
+    def add_bodies(self, conn: Connection, data_set: DataSet, bodies: Iterable[bytes]) -> AddOutcome:
+        """:meth:`add_data` for a sequence of request bodies (JSON text) into one data set, pipelined:
+        a helper thread decodes, validates and turns the next body into rows while this one stores
+        the previous one (sqlite3 and psycopg release the GIL while the database works). Every body
+        is checked as :meth:`add_data` checks it; the first invalid one raises
+        :class:`ValidationFailed` and, as the caller's transaction rolls back, nothing is stored."""
+        if not data_set.is_open:
+            raise DataSetClosed(data_set.id)
+        deduplicator = deduplicators.get(data_set.deduplicator_name)
+        now = self.now()
+
+        def rows_of(body: bytes) -> list[Row]:
+            result = parse_data(orjson.loads(body))
+            if not result.ok:
+                raise ValidationFailed(result.errors)
+            return deduplicator.rows(data_set, result.datums, now)
+
+        total = AddOutcome()
+        items = iter(bodies)
+        with ThreadPoolExecutor(1, thread_name_prefix="inlet-ingest") as pool:
+            first = next(items, None)
+            pending: Future[list[Row]] | None = pool.submit(rows_of, first) if first is not None else None
+            while pending is not None:
+                rows = pending.result()
+                body = next(items, None)
+                pending = pool.submit(rows_of, body) if body is not None else None
+                outcome = deduplicator.store(conn, data_set, rows, now)
+                total.stored += outcome.stored
+                total.replaced += outcome.replaced
+                total.dropped += outcome.dropped
+        return total
 
     def add_datums(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum]) -> AddOutcome:
         if not data_set.is_open:
@@ -205,7 +259,7 @@ class DataService:
         if not values:
             return data_set
         data_set.doc.update(values)
-        columns: dict[str, Any] = {}
+        columns: dict[str, Any] = read_columns(data_set.doc, data_set.created_time)
         if "deviceId" in values:
             data_set.device_id = values["deviceId"]
             columns["device_id"] = values["deviceId"]
@@ -232,7 +286,12 @@ class DataService:
             return 0
         d = device_data
         now = self.now()
-        selected = and_(d.c.data_set_id == data_set.id, d.c.deleted_time.is_(None), or_(*conditions))
+        selected = and_(
+            d.c.user_id == data_set.user_id,
+            d.c.data_set_id == data_set.id,
+            d.c.deleted_time.is_(None),
+            or_(*conditions),
+        )
         earliest = summaries.earliest_in(conn, selected, now)
         result = conn.execute(
             update(d).where(selected).values(active=False, deleted_time=now, modified_time=now)

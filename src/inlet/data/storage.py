@@ -32,25 +32,29 @@ def insert(conn: Connection, rows: Sequence[Row]) -> int:
     return len(rows)
 
 
-def current_by_origin(conn: Connection, data_set_id: str, origin_ids: Sequence[str]) -> dict[str, Any]:
+def current_by_origin(
+    conn: Connection, user_id: str, data_set_id: str, origin_ids: Sequence[str]
+) -> dict[str, Any]:
     """The current row of each origin id in the data set: {origin_id: row(pk, id, version, ...)}."""
     found: dict[str, Any] = {}
     for chunk in _chunks(list(dict.fromkeys(origin_ids))):
         query = select(d.c.pk, d.c.id, d.c.version, d.c.origin_id, d.c.origin_time, d.c.type).where(
-            d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
+            d.c.user_id == user_id, d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
         )
         for row in conn.execute(query):
             found[row.origin_id] = row
     return found
 
 
-def current_docs_by_origin(conn: Connection, data_set_id: str, origin_ids: Sequence[str]) -> dict[str, Any]:
+def current_docs_by_origin(
+    conn: Connection, user_id: str, data_set_id: str, origin_ids: Sequence[str]
+) -> dict[str, Any]:
     """The current document of each origin id in the data set: {origin_id: doc} (partner syncs
     compare with it to skip records they fetch again unchanged)."""
     found: dict[str, Any] = {}
     for chunk in _chunks(list(dict.fromkeys(origin_ids))):
         query = select(d.c.origin_id, d.c.doc).where(
-            d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
+            d.c.user_id == user_id, d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
         )
         for row in conn.execute(query):
             doc = row.doc
@@ -68,33 +72,32 @@ def existing_hashes(conn: Connection, user_id: str, data_set_id: str, hashes: Se
     return found
 
 
-def supersede(conn: Connection, pks: Sequence[int], now: int) -> None:
+def supersede(conn: Connection, user_id: str, pks: Sequence[int], now: int) -> None:
     """Mark rows as replaced by a newer version (kept for audit, never served)."""
     for chunk in _chunks(list(pks)):
         conn.execute(
-            update(d).where(d.c.pk.in_(chunk)).values(active=False, archived_time=now, modified_time=now)
+            update(d)
+            .where(d.c.user_id == user_id, d.c.pk.in_(chunk))
+            .values(active=False, archived_time=now, modified_time=now)
         )
 
 
-def activate_data_set(conn: Connection, data_set_id: str, now: int) -> None:
+def activate_data_set(conn: Connection, user_id: str, data_set_id: str, now: int) -> None:
     conn.execute(
         update(d)
-        .where(d.c.data_set_id == data_set_id, CURRENT, d.c.active.is_(False))
+        .where(d.c.user_id == user_id, d.c.data_set_id == data_set_id, CURRENT, d.c.active.is_(False))
         .values(active=True, modified_time=now)
     )
 
 
-def archive_duplicates_within(conn: Connection, data_set_id: str, now: int) -> None:
+def archive_duplicates_within(conn: Connection, user_id: str, data_set_id: str, now: int) -> None:
     """Within one data set, keep only the last stored copy of each identity hash current (a client
     that retried a batch must not double the data)."""
-    keep = (
-        select(func.max(d.c.pk))
-        .where(d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT)
-        .group_by(d.c.dedup_hash)
-    )
+    mine = (d.c.user_id == user_id, d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT)
+    keep = select(func.max(d.c.pk)).where(*mine).group_by(d.c.dedup_hash)
     conn.execute(
         update(d)
-        .where(d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT, d.c.pk.not_in(keep))
+        .where(*mine, d.c.pk.not_in(keep))
         .values(active=False, archived_time=now, archived_data_set_id=data_set_id, modified_time=now)
     )
 
@@ -120,7 +123,7 @@ def archive_device_data_with_hashes_of(
     """device.deactivate.hash at close: the user's other active data of the same device with a hash
     in this set."""
     hashes = select(d.c.dedup_hash).where(
-        d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT
+        d.c.user_id == user_id, d.c.data_set_id == data_set_id, d.c.dedup_hash.is_not(None), CURRENT
     )
     result = conn.execute(
         update(d)
@@ -136,11 +139,12 @@ def archive_device_data_with_hashes_of(
     return result.rowcount or 0
 
 
-def unarchive_data_archived_by(conn: Connection, data_set_id: str, now: int) -> int:
+def unarchive_data_archived_by(conn: Connection, user_id: str, data_set_id: str, now: int) -> int:
     """Undo :func:`archive_device_data_with_hashes_of` when the archiving data set is deleted."""
     result = conn.execute(
         update(d)
         .where(
+            d.c.user_id == user_id,
             d.c.archived_data_set_id == data_set_id,
             d.c.data_set_id != data_set_id,
             d.c.deleted_time.is_(None),
@@ -150,10 +154,10 @@ def unarchive_data_archived_by(conn: Connection, data_set_id: str, now: int) -> 
     return result.rowcount or 0
 
 
-def tombstone_data_set_data(conn: Connection, data_set_id: str, now: int) -> int:
+def tombstone_data_set_data(conn: Connection, user_id: str, data_set_id: str, now: int) -> int:
     result = conn.execute(
         update(d)
-        .where(d.c.data_set_id == data_set_id, d.c.deleted_time.is_(None))
+        .where(d.c.user_id == user_id, d.c.data_set_id == data_set_id, d.c.deleted_time.is_(None))
         .values(active=False, deleted_time=now, modified_time=now)
     )
     return result.rowcount or 0

@@ -53,7 +53,16 @@ data_sets = Table(
     Column("modified_time", Micros),
     Column("deleted_time", Micros),
     Column("doc", Json, nullable=False),
+    # What the read path selects upload records by, so a read never loads every set of a person
+    # (0009): the record's time (its ``time``, else its creation), its ``deviceModel``, and whether
+    # it is a cloud CGM set (``client.name`` of a partner fetch).
+    Column("time", Micros),
+    Column("device_model", Text),
+    Column("cloud", Boolean, nullable=False, server_default=false()),
     Index("ix_data_sets_user_created", "user_id", "created_time"),
+    Index("ix_data_sets_user_time", "user_id", "time"),
+    Index("ix_data_sets_user_cloud", "user_id", "cloud"),
+    Index("ix_data_sets_user_device_model", "user_id", "device_model"),
 )
 
 device_data = Table(
@@ -80,11 +89,14 @@ device_data = Table(
     Column("doc", Json, nullable=False),
     Index("ix_device_data_user_time", "user_id", "time"),
     Index("ix_device_data_user_type_time", "user_id", "type", "time"),
-    Index("ix_device_data_data_set_type_time", "data_set_id", "type", "time"),
+    Index("ix_device_data_user_set_type_time", "user_id", "data_set_id", "type", "time"),
     Index("ix_device_data_user_hash", "user_id", "dedup_hash"),
-    Index("ix_device_data_data_set_origin", "data_set_id", "origin_id"),
+    Index("ix_device_data_user_set_origin", "user_id", "data_set_id", "origin_id"),
     Index("ix_device_data_user_id", "user_id", "id"),
 )
+"""Every index leads with ``user_id``. On PostgreSQL the table is ``PARTITION BY HASH (user_id)``
+with ``INLET_PG_PARTITIONS`` partitions and the primary key ``(user_id, pk)`` (migration 0012), so
+every statement that names the user touches one partition; SQLite keeps one table keyed by ``pk``."""
 
 DEVICE_DATA_INSERT_COLUMNS = (
     "id",

@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from inlet import __version__
 from inlet.data import storage
 from inlet.data.errors import DataSetNotFound
 from inlet.data.records import DataSet
+from inlet.db import payloads
 from inlet.db.schema import data_sources, device_data, partner_payloads, provider_sessions, sync_tasks
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
@@ -465,7 +466,7 @@ class SyncRunner:
         """Store ``datums`` alone (the one-by-one fallback): stored, replaced, unchanged."""
         with self._begin(lease) as conn:
             data_set = self._data_set(conn, partner, source, now)
-            fresh = _changed(conn, data_set.id, datums)
+            fresh = _changed(conn, data_set.user_id, data_set.id, datums)
             if not fresh:
                 return 0, 0, len(datums)
             outcome = self.services.data.add_datums(conn, data_set, fresh)
@@ -492,7 +493,7 @@ class SyncRunner:
             if added is not None:
                 stored, replaced, unchanged = added
             elif data_set is not None and datums:
-                fresh = _changed(conn, data_set.id, datums)
+                fresh = _changed(conn, data_set.user_id, data_set.id, datums)
                 unchanged = len(datums) - len(fresh)
                 if fresh:
                     outcome = self.services.data.add_datums(conn, data_set, fresh)
@@ -661,7 +662,8 @@ class SyncRunner:
         def write(conn: Connection) -> None:
             conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=state))
             if purge:
-                conn.execute(delete(partner_payloads).where(partner_payloads.c.fetched_time < cutoff))
+                # next days' partitions, and whole days past retention dropped (PostgreSQL)
+                payloads.maintain(conn, clock(), cutoff)
 
         return replace(result, calls=stats.calls, on_complete=write)
 
@@ -787,12 +789,12 @@ def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _DOC_STORAGE_KEYS}
 
 
-def _changed(conn: Connection, data_set_id: str, datums: list[Datum]) -> list[Datum]:
+def _changed(conn: Connection, user_id: str, data_set_id: str, datums: list[Datum]) -> list[Datum]:
     """The datums that are new or differ from the current version stored under their origin id."""
     ids = [d.doc["origin"]["id"] for d in datums if isinstance(d.doc.get("origin"), dict)]
     if not ids:
         return datums
-    current = storage.current_docs_by_origin(conn, data_set_id, ids)
+    current = storage.current_docs_by_origin(conn, user_id, data_set_id, ids)
     fresh = []
     for datum in datums:
         origin = datum.doc.get("origin")
@@ -806,6 +808,7 @@ def _changed(conn: Connection, data_set_id: str, datums: list[Datum]) -> list[Da
 def _tombstone(conn: Connection, data_set_id: str, user_id: str, origin_ids: list[str], now: int) -> int:
     d = device_data.c
     selected = and_(
+        d.user_id == user_id,
         d.data_set_id == data_set_id,
         d.origin_id.in_(origin_ids),
         d.archived_time.is_(None),

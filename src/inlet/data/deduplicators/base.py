@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from inlet.data import storage
 from inlet.data.records import DataSet
-from inlet.data.rows import Hasher, Row, build_rows, identity_hasher
+from inlet.data.rows import Hasher, Row, build_rows, identity_hasher, serialize_docs
 from inlet.model.parse import Datum
 
 
@@ -38,6 +38,12 @@ class Deduplicator:
         return identity_hasher(data_set.user_id, self.hash_version)
 
     def add(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum], now: int) -> AddOutcome:
+        return self.store(conn, data_set, self.rows(data_set, datums, now), now)
+
+    def rows(self, data_set: DataSet, datums: Sequence[Datum], now: int) -> list[Row]:
+        """The storage rows of ``datums`` (identity hashes included): pure work, no database, so it
+        may run on another thread. When :meth:`prepare` is the default (keeps every row as it is)
+        the documents are serialized here too."""
         rows = build_rows(
             data_set.user_id,
             data_set.id,
@@ -46,6 +52,12 @@ class Deduplicator:
             now=now,
             hasher=self.hasher(data_set),
         )
+        if type(self).prepare is Deduplicator.prepare:
+            serialize_docs(rows)
+        return rows
+
+    def store(self, conn: Connection, data_set: DataSet, rows: list[Row], now: int) -> AddOutcome:
+        """Meet what is stored (:meth:`prepare`) and insert."""
         outcome = AddOutcome()
         rows = self.prepare(conn, data_set, rows, now, outcome)
         outcome.stored = storage.insert(conn, rows)
@@ -59,14 +71,14 @@ class Deduplicator:
 
     def close(self, conn: Connection, data_set: DataSet, now: int) -> None:
         self.before_activate(conn, data_set, now)
-        storage.activate_data_set(conn, data_set.id, now)
+        storage.activate_data_set(conn, data_set.user_id, data_set.id, now)
 
     def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
         """Hook run at close before the data set's data becomes visible."""
 
     def delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
         self.before_delete(conn, data_set, now)
-        storage.tombstone_data_set_data(conn, data_set.id, now)
+        storage.tombstone_data_set_data(conn, data_set.user_id, data_set.id, now)
 
     def before_delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
         """Hook run before the data set's data is tombstoned."""

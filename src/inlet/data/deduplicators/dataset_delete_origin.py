@@ -41,7 +41,7 @@ class DataSetDeleteOrigin(Deduplicator):
         origin_ids = [row[ORIGIN_ID] for row in rows if row[ORIGIN_ID] is not None]
         if not origin_ids:
             return rows
-        stored = storage.current_by_origin(conn, data_set.id, origin_ids)
+        stored = storage.current_by_origin(conn, data_set.user_id, data_set.id, origin_ids)
         latest: dict[str, Any] = {}  # origin id -> the row (stored or incoming) that is current now
         superseded: list[int] = []
         out: list[Row] = []
@@ -86,5 +86,5 @@ class DataSetDeleteOrigin(Deduplicator):
             latest[origin_id] = row
             outcome.replaced += 1
             out.append(row)
-        storage.supersede(conn, superseded, now)
+        storage.supersede(conn, data_set.user_id, superseded, now)
         return out

@@ -11,7 +11,8 @@
 - timeChange: ``from``/``to`` {time, timeZoneName}, ``method``; or the deprecated
   ``change`` {from, to, agent} instead of them.
 - pumpSettingsOverride: ``overrideType``, ``overridePreset`` (only for preset), ``method``,
-  ``duration`` / ``expectedDuration`` <= 7 days, ``bgTarget`` in ``units.bg``, scale factors 0.1..10.
+  ``duration`` / ``expectedDuration`` <= 7 days, ``bgTarget`` in ``units.bg``, scale factors 0.1..10;
+  none of target and scale factors is required (a sleep override carries only its type and duration).
 """
 
 from __future__ import annotations
@@ -229,9 +230,8 @@ def _override_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context)
             errs.add(f"{ptr}/units", e.exists())
     elif has_target:
         errs.add(f"{ptr}/units", e.not_exists())
-    scales = ("basalRateScaleFactor", "carbRatioScaleFactor", "insulinSensitivityScaleFactor")
-    if not has_target and not any(key in values for key in scales):
-        errs.add(ptr, e.values_not_exist_for_any("bgTarget", *scales))
+    # No "at least one of bgTarget or a scale factor" rule: Tidepool's validator has none, and pumps
+    # with a sleep mode send an override with only a type and a duration.
 
 
 PUMP_SETTINGS_OVERRIDE = ObjectUnitsType(

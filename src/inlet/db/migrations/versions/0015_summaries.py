@@ -10,7 +10,7 @@
 - ``clinic_reviews``: "reviewed" marks a clinician sets on a patient.
 
 Revision ID: 0015_summaries
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0015_summaries"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
