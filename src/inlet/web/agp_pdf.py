@@ -158,8 +158,8 @@ def report_html(
             (name, RANGE_LABELS[name], f"{view.ranges[name] * 100:.0f}%", GOALS[name])
             for name in reversed(RANGES)
         ]
-        context["tir_svg"] = charts.tir_bar_svg(view.ranges)
-        context["agp_svg"] = charts.agp_chart_svg(agp(readings))
+        context["tir_svg"] = charts.tir_bar_svg(view.ranges, units)
+        context["agp_svg"] = charts.agp_chart_svg(agp(readings), unit=units)
         gmi = view.gmi if view.gmi is not None else None
         context["metrics"] = [
             ("Mean glucose", _glucose(view.mean_mg, units), "under 154 mg/dL (8.6 mmol/L)"),
