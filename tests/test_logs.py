@@ -34,3 +34,39 @@ def test_json_lines_carry_the_fields_and_mask_secrets(
     assert (event["task"], event["outcome"], event["calls"]) == ("t1", "success", 2)
     assert event["access_token"] == "[masked]"
     assert "abc" not in line
+
+
+def test_nightscout_secrets_in_log_text_are_masked(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An access log line quotes the request: Nightscout's ``?secret=``, ``?token=``, the access token
+    in ``/api/v2/authorization/request/<token>``, and headers quoted in a message are masked."""
+    configure_logging("INFO", "console")
+    access = logging.getLogger("uvicorn.access")
+    secret = "4f1e6a" * 6
+    access.info(
+        '%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "GET", f"/ns/a/api/v1/entries.json?secret={secret}", 200
+    )
+    access.info(
+        '%s - "%s %s HTTP/1.1" %d',
+        "127.0.0.1",
+        "GET",
+        "/ns/a/api/v1/x?count=1&token=reader-0123456789abcdef",
+        200,
+    )
+    access.info(
+        '%s - "%s %s HTTP/1.1" %d',
+        "127.0.0.1",
+        "GET",
+        "/ns/a/api/v2/authorization/request/app-fedcba9876543210",
+        200,
+    )
+    logging.getLogger("inlet").info(
+        "headers api-secret: %s Authorization: Bearer %s", secret, "eyJhbGciOi.eyJ.sig"
+    )
+    text = capsys.readouterr().err
+    for value in (secret, "reader-0123456789abcdef", "app-fedcba9876543210", "eyJhbGciOi.eyJ.sig"):
+        assert value not in text
+    assert text.count("[masked]") >= 5
+    assert "count=1" in text
+    assert "/api/v2/authorization/request/[masked]" in text

@@ -17,6 +17,7 @@ from inlet.api import errors, info
 from inlet.api.body import BodyLimit
 from inlet.data import read_routes
 from inlet.data import routes as data_routes
+from inlet.nightscout import routes as nightscout_routes
 from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
@@ -33,6 +34,7 @@ ROUTERS = (
     data_routes,
     read_routes,
     partner_routes,
+    nightscout_routes,
 )
 
 
@@ -64,6 +66,7 @@ def create_app(
     app.state.services = services
     errors.install(app)
     data_routes.install_errors(app)
+    nightscout_routes.install_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for module in ROUTERS:
         app.include_router(module.router)

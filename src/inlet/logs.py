@@ -11,6 +11,7 @@ place: sync logs carry counts, ids and failure classes only.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -19,10 +20,27 @@ import structlog
 SECRET_WORDS = ("token", "password", "secret", "authorization", "cookie")
 
 
+# Secrets that travel inside text (an access log's request line): Nightscout's ``?secret=`` and
+# ``?token=`` (any ``*secret=``/``*token=`` parameter), ``api-secret: ...`` and ``Authorization: ...``
+# headers quoted in a message, and the access token in ``/api/v2/authorization/request/<token>``.
+SECRET_IN_TEXT = re.compile(
+    r"(?i)((?:secret|token)=)[^&\s\"']+"
+    r"|(/authorization/request/)[^?\s\"'/]+"
+    r"|((?:api-secret|authorization)[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',}]+"
+)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every secret it quotes replaced by ``[masked]``."""
+    return SECRET_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "[masked]", text)
+
+
 def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if any(word in key.lower() for word in SECRET_WORDS):
             event[key] = "[masked]"
+        elif isinstance(event[key], str):
+            event[key] = mask_text(event[key])
     return event
 
 

@@ -124,6 +124,23 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/oauth/{slug}/redirect"): (303,) * 9,
     ("DELETE", "/v1/oauth/{slug}/authorize"): OWN_PARTNER_200,
     ("DELETE", "/v1/users/{userId}/oauth/{slug}/authorize"): ADMIN,
+    # a person's Nightscout site: the person, a custodian or a service manages it
+    ("PUT", "/v1/users/{user_id}/nightscout"): ADMIN,
+    ("GET", "/v1/users/{user_id}/nightscout"): ADMIN,
+    ("DELETE", "/v1/users/{user_id}/nightscout"): (401, 403, 403, 403, 204, 204, 403, 403, 204),
+    ("POST", "/v1/users/{user_id}/nightscout/tokens"): (401, 403, 403, 403, 201, 201, 403, 403, 201),
+    ("GET", "/v1/users/{user_id}/nightscout/tokens"): ADMIN,
+    ("DELETE", "/v1/users/{user_id}/nightscout/tokens/{token_id}"): (
+        401,
+        403,
+        403,
+        403,
+        204,
+        204,
+        403,
+        403,
+        204,
+    ),
     # tide-whisperer answers 403 data_cant_view to anyone who may not view, a missing token included
     ("GET", "/data/{userId}"): (403, 403, 200, 403, 200, 200, 200, 403, 200),
 }
@@ -384,6 +401,17 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
         return Request(params, {"latestDataTime": "2026-10-01T10:05:00Z"} if method == "PUT" else None)
     if path.endswith("/oauth/{slug}/authorize") and method == "DELETE":
         world.connected_source("dexcom")
+    if path.startswith("/v1/users/{user_id}/nightscout"):
+        owner = world.accounts["owner"]
+        site = f"/v1/users/{owner.user_id}/nightscout"
+        world.client.put(site, headers=owner.headers)  # enabled before each request (DELETE disables)
+        if path.endswith("{token_id}"):
+            made = world.client.post(
+                f"{site}/tokens", json={"name": "m", "roles": ["readable"]}, headers=owner.headers
+            )
+            params["token_id"] = made.json()["id"]
+        if method == "POST":
+            return Request(params, {"name": "matrix", "roles": ["readable"]})
     return Request(params)
 
 
