@@ -82,16 +82,21 @@ def test_xdrip_entries_round_trip_and_land_as_cbg(
     posted = client.post(f"{site.url}/api/v1/entries", json=body, headers=site.headers)
     assert posted.status_code == 200, posted.text
     stored = posted.json()
-    assert len(stored) == 2 and all(item["_id"] for item in stored)
+    assert len(stored) == 2
+    assert all(item["_id"] for item in stored)
     assert stored[1]["_id"] == "0123456789abcdef01234567"
     got = client.get(f"{site.url}/api/v1/entries.json?count=10", headers=site.headers).json()
     assert [e["sgv"] for e in got] == [142, 140]
     assert got[0]["_id"] == "0123456789abcdef01234567"
-    assert got[0]["delta"] == 1.5 and got[0]["noise"] == 1 and got[0]["dateString"].endswith("+01:00")
+    assert got[0]["delta"] == 1.5
+    assert got[0]["noise"] == 1
+    assert got[0]["dateString"].endswith("+01:00")
     rows = active_rows(services, type="cbg")
     assert len(rows) == 2
     doc = next(r["doc"] for r in rows if r["origin_id"] == "0123456789abcdef01234567")
-    assert doc["trend"] == "constant" and doc["timezoneOffset"] == 60 and doc["units"] == "mmol/L"
+    assert doc["trend"] == "constant"
+    assert doc["timezoneOffset"] == 60
+    assert doc["units"] == "mmol/L"
     with services.engine.connect() as conn:
         clients = conn.execute(
             select(data_sets.c.client_name, data_sets.c.data_set_type, data_sets.c.device_id)
@@ -131,7 +136,8 @@ def test_loop_batch_not_computable_and_served_delta(
     client: TestClient, site: NsSite, services: Services
 ) -> None:
     posted = client.post(f"{site.url}/api/v1/entries.json", json=loop_entries(), headers=site.headers)
-    assert posted.status_code == 200 and len(posted.json()) == 2
+    assert posted.status_code == 200
+    assert len(posted.json()) == 2
     got = client.get(f"{site.url}/api/v1/entries.json", headers=site.headers).json()
     assert [(e["sgv"], e["direction"], e["delta"]) for e in got] == [
         (118, "Flat", 8),
@@ -149,7 +155,8 @@ def test_loop_batch_not_computable_and_served_delta(
 def test_content_negotiation_current_and_count(client: TestClient, site: NsSite) -> None:
     client.post(f"{site.url}/api/v1/entries.json", json=loop_entries(), headers=site.headers)
     text = client.get(f"{site.url}/api/v1/entries", headers={**site.headers, "Accept": "*/*"})
-    assert text.headers["content-type"].startswith("text/plain") and "\t118\t" in text.text
+    assert text.headers["content-type"].startswith("text/plain")
+    assert "\t118\t" in text.text
     as_json = client.get(f"{site.url}/api/entries", headers={**site.headers, "Accept": "application/json"})
     assert as_json.json()[0]["sgv"] == 118
     assert [
@@ -201,7 +208,8 @@ def test_bad_record_is_400_naming_the_field_and_stores_nothing(
 ) -> None:
     body = [xdrip_entry(NOW_MS, 120), xdrip_entry(NOW_MS + MIN, "high")]
     answer = client.post(f"{site.url}/api/v1/entries.json", json=body, headers=site.headers)
-    assert answer.status_code == 400 and "sgv" in answer.json()["message"]
+    assert answer.status_code == 400
+    assert "sgv" in answer.json()["message"]
     body = [xdrip_entry(NOW_MS, 120), xdrip_entry(NOW_MS + MIN, 2000)]
     assert client.post(f"{site.url}/api/v1/entries.json", json=body, headers=site.headers).status_code == 400
     assert active_rows(services) == []
@@ -227,16 +235,17 @@ def test_xdrip_treatment_puts_and_find_by_uuid(client: TestClient, site: NsSite,
     found = client.get(
         f"{site.url}/api/v1/treatments.json", params={"find[uuid]": uuid}, headers=site.headers
     ).json()
-    assert (
-        len(found) == 1
-        and found[0]["insulin"] == 5.0
-        and found[0]["carbs"] == 40
-        and found[0]["_id"] == treatment["_id"]
-    )
+    assert len(found) == 1
+    assert found[0]["insulin"] == 5.0
+    assert found[0]["carbs"] == 40
+    assert found[0]["_id"] == treatment["_id"]
     bolus = active_rows(services, type="bolus")
     food = active_rows(services, type="food")
-    assert len(bolus) == 1 and bolus[0]["doc"]["normal"] == 5.0 and bolus[0]["version"] == 1
-    assert len(food) == 1 and food[0]["doc"]["nutrition"]["carbohydrate"] == {"net": 40, "units": "grams"}
+    assert len(bolus) == 1
+    assert bolus[0]["doc"]["normal"] == 5.0
+    assert bolus[0]["version"] == 1
+    assert len(food) == 1
+    assert food[0]["doc"]["nutrition"]["carbohydrate"] == {"net": 40, "units": "grams"}
 
 
 def test_loop_treatments_and_trio_delete_by_find(
@@ -278,10 +287,12 @@ def test_loop_treatments_and_trio_delete_by_find(
         },
     ]
     posted = client.post(f"{site.url}/api/v1/treatments.json", json=batch, headers=site.headers)
-    assert posted.status_code == 200 and len(posted.json()) == 4
+    assert posted.status_code == 200
+    assert len(posted.json()) == 4
     assert "carbs" not in posted.json()[2]  # zero carbs dropped, as Nightscout does
     basal = active_rows(services, type="basal")
-    assert basal[0]["doc"]["deliveryType"] == "automated" and basal[0]["doc"]["duration"] == 30 * MIN
+    assert basal[0]["doc"]["deliveryType"] == "automated"
+    assert basal[0]["doc"]["duration"] == 30 * MIN
     assert active_rows(services, type="bolus")[0]["doc"]["subType"] == "automated"
     got = client.get(f"{site.url}/api/v1/treatments.json", headers=site.headers).json()
     assert {t["_id"] for t in got} == {b["_id"] for b in batch}
@@ -290,7 +301,8 @@ def test_loop_treatments_and_trio_delete_by_find(
     gone = client.delete(
         f"{site.url}/api/v1/treatments.json", params={"find[id][$eq]": "trio-2"}, headers=site.headers
     )
-    assert gone.status_code == 200 and gone.json()["n"] == 1
+    assert gone.status_code == 200
+    assert gone.json()["n"] == 1
     assert active_rows(services, type="bolus") == []
     assert (
         client.delete(f"{site.url}/api/v1/treatments/4444dddd4444dddd4444dddd", headers=site.headers).json()[
@@ -317,7 +329,9 @@ def test_devicestatus_kept_as_sent(client: TestClient, site: NsSite) -> None:
     )
     assert posted.status_code == 200
     got = client.get(f"{site.url}/api/v1/devicestatus.json?count=1", headers=site.headers).json()
-    assert len(got) == 1 and got[0]["loop"] == status["loop"] and got[0]["created_at"] == iso(NOW_MS + MIN)
+    assert len(got) == 1
+    assert got[0]["loop"] == status["loop"]
+    assert got[0]["created_at"] == iso(NOW_MS + MIN)
 
 
 def test_profile_routes(client: TestClient, site: NsSite) -> None:
@@ -355,5 +369,7 @@ def test_profile_routes(client: TestClient, site: NsSite) -> None:
 
 def test_status_and_experiments(client: TestClient, site: NsSite) -> None:
     status = client.get(f"{site.url}/api/v1/status.json", headers=site.headers).json()
-    assert status["status"] == "ok" and status["apiEnabled"] and "units" in status["settings"]
+    assert status["status"] == "ok"
+    assert status["apiEnabled"]
+    assert "units" in status["settings"]
     assert client.get(f"{site.url}/api/v1/experiments/test", headers=site.headers).json() == {"status": "ok"}
