@@ -18,6 +18,7 @@ from inlet.api.body import BodyLimit
 from inlet.data import read_routes
 from inlet.data import routes as data_routes
 from inlet.nightscout import routes as nightscout_routes
+from inlet.nightscout import routes_v3 as nightscout_v3
 from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
@@ -35,6 +36,7 @@ ROUTERS = (
     read_routes,
     partner_routes,
     nightscout_routes,
+    nightscout_v3,
 )
 
 

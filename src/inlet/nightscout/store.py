@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from inlet import __version__
 from inlet.data.queries import DataQuery, conditions, prepare
@@ -410,27 +410,45 @@ def _rows_desc(conn: Connection, where: list[Any], page: int) -> Iterator[Any]:
     """Rows newest first, in pages (keyset on time), so a filter applied after conversion still
     finds ``count`` records without loading the window."""
     before: int | None = None
+    columns = (d.c.time, d.c.data_set_id, d.c.doc, d.c.created_time, d.c.modified_time)
     while True:
-        query = select(d.c.time, d.c.data_set_id, d.c.doc).where(*where)
+        query = select(*columns).where(*where)
         if before is not None:
             query = query.where(d.c.time < before)
-        rows = conn.execute(query.order_by(d.c.time.desc()).limit(page)).all()
+        rows = conn.execute(query.order_by(d.c.time.desc(), d.c.pk.desc()).limit(page)).all()
         yield from rows
         if len(rows) < page:
             return
         # rows at the page's last instant may continue: re-read that instant in full
         last = rows[-1].time
-        rest = conn.execute(select(d.c.time, d.c.data_set_id, d.c.doc).where(*where, d.c.time == last)).all()
+        rest = conn.execute(select(*columns).where(*where, d.c.time == last).order_by(d.c.pk.desc())).all()
         seen = sum(1 for r in rows if r.time == last)
         yield from rest[seen:]
         before = last
 
 
+def _stamped(record: dict[str, Any], row: Any, v3: bool) -> dict[str, Any]:
+    """API v3's server fields: ``identifier`` (the key), ``srvCreated``, ``srvModified`` (ms),
+    ``isValid``."""
+    if v3:
+        record.setdefault("identifier", record.get("_id"))
+        record["srvCreated"] = row.created_time // 1000
+        record["srvModified"] = (row.modified_time or row.created_time) // 1000
+        record["isValid"] = True
+    return record
+
+
 def _documents(
-    conn: Connection, site: Site, collection: str, start: int | None, end: int | None, limit: int
+    conn: Connection,
+    site: Site,
+    collection: str,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    v3: bool = False,
 ) -> list[tuple[int, dict[str, Any]]]:
     n = nightscout_documents.c
-    query = select(n.time, n.doc).where(
+    query = select(n.time, n.doc, n.created_time, n.modified_time).where(
         n.site_id == site.site_id, n.collection == collection, n.valid.is_(True)
     )
     if start is not None:
@@ -438,11 +456,11 @@ def _documents(
     if end is not None:
         query = query.where(n.time <= end)
     rows = conn.execute(query.order_by(n.time.desc()).limit(limit)).all()
-    return [(row.time, dict(row.doc)) for row in rows]
+    return [(row.time, _stamped(dict(row.doc), row, v3)) for row in rows]
 
 
 def read_entries(
-    conn: Connection, site: Site, find: Find, count: int, kind: str | None = None
+    conn: Connection, site: Site, find: Find, count: int, kind: str | None = None, *, v3: bool = False
 ) -> list[dict[str, Any]]:
     """Newest first, at most ``count``: sgv (with ``delta``) and mbg from every source, and the kept
     entry documents (cal and unknown types)."""
@@ -474,6 +492,7 @@ def read_entries(
             record = mapping.served_entry(doc)
             if record is None:
                 continue
+            _stamped(record, row, v3)
             if doc.get("type") == "cbg":
                 if any(abs(t - row.time) < SAME_READING_US and s != row.data_set_id for t, s in served_times):
                     continue
@@ -491,14 +510,16 @@ def read_entries(
         for _, record in out:
             record.pop("_mgdl", None)
     if kind not in ("sgv", "mbg"):
-        for when, doc in _documents(conn, site, "entries", find.start, find.end, count * 4 + 10):
+        for when, doc in _documents(conn, site, "entries", find.start, find.end, count * 4 + 10, v3):
             if find.matches(doc):
                 out.append((when, doc))
     out.sort(key=lambda item: item[0], reverse=True)
     return [record for _, record in out[:count]]
 
 
-def read_treatments(conn: Connection, site: Site, find: Find, count: int) -> list[dict[str, Any]]:
+def read_treatments(
+    conn: Connection, site: Site, find: Find, count: int, *, v3: bool = False
+) -> list[dict[str, Any]]:
     out: list[tuple[int, dict[str, Any]]] = []
     where = _plan_conditions(conn, site.user_id, list(TREATMENT_TYPES), find.start, find.end)
     for row in _rows_desc(conn, where, max(2 * count, 64)):
@@ -508,10 +529,10 @@ def read_treatments(conn: Connection, site: Site, find: Find, count: int) -> lis
         if doc.get("type") == "smbg" and not _is_treatment_record(doc):
             continue
         record = mapping.served_treatment(doc)
-        if record is None or not find.matches(record):
+        if record is None or not find.matches(_stamped(record, row, v3)):
             continue
         out.append((row.time, record))
-    for when, doc in _documents(conn, site, "treatments", find.start, find.end, count * 4 + 10):
+    for when, doc in _documents(conn, site, "treatments", find.start, find.end, count * 4 + 10, v3):
         if find.matches(doc):
             out.append((when, doc))
     out.sort(key=lambda item: item[0], reverse=True)
@@ -524,10 +545,10 @@ def _is_treatment_record(doc: dict[str, Any]) -> bool:
 
 
 def read_documents(
-    conn: Connection, site: Site, collection: str, find: Find, count: int
+    conn: Connection, site: Site, collection: str, find: Find, count: int, *, v3: bool = False
 ) -> list[dict[str, Any]]:
     out = []
-    for _, doc in _documents(conn, site, collection, find.start, find.end, max(count * 4, 100)):
+    for _, doc in _documents(conn, site, collection, find.start, find.end, max(count * 4, 100), v3):
         if find.matches(doc):
             out.append(doc)
         if len(out) >= count:
@@ -573,3 +594,72 @@ def keys_matching(
     else:
         records = read_documents(conn, site, collection, find, limit)
     return [mapping.record_key(r) for r in records if r.get("_id") or r.get("identifier")]
+
+
+def history(conn: Connection, site: Site, collection: str, since_ms: int, limit: int) -> list[dict[str, Any]]:
+    """API v3's ``history/{lastModified}``: what changed after ``since_ms`` (created, replaced or
+    deleted; a deleted record comes with ``isValid: false``), oldest change first."""
+    since = since_ms * 1000
+    out: list[tuple[int, dict[str, Any]]] = []
+    convert = {"entries": mapping.served_entry, "treatments": mapping.served_treatment}.get(collection)
+    if convert is not None:
+        types = list(ENTRY_TYPES) if collection == "entries" else list(TREATMENT_TYPES)
+        changed = func.coalesce(d.c.modified_time, d.c.created_time)
+        rows = conn.execute(
+            select(d.c.doc, d.c.created_time, changed.label("changed"), d.c.deleted_time)
+            .where(
+                d.c.user_id == site.user_id, d.c.type.in_(types), d.c.archived_time.is_(None), changed > since
+            )
+            .order_by(changed)
+            .limit(limit * 2)
+        ).all()
+        for row in rows:
+            doc = row.doc if isinstance(row.doc, dict) else {}
+            if collection == "treatments" and doc.get("type") == "smbg" and not _is_treatment_record(doc):
+                continue
+            record = convert(doc)
+            if record is None:
+                continue
+            record.setdefault("identifier", record.get("_id"))
+            record.update(
+                srvCreated=row.created_time // 1000,
+                srvModified=row.changed // 1000,
+                isValid=row.deleted_time is None,
+            )
+            out.append((row.changed, record))
+    n = nightscout_documents.c
+    docs = conn.execute(
+        select(n.doc, n.created_time, n.modified_time, n.valid)
+        .where(n.site_id == site.site_id, n.collection == collection, n.modified_time > since)
+        .order_by(n.modified_time)
+        .limit(limit)
+    ).all()
+    for row in docs:
+        record = dict(row.doc)
+        record.setdefault("identifier", record.get("_id"))
+        record.update(
+            srvCreated=row.created_time // 1000, srvModified=row.modified_time // 1000, isValid=row.valid
+        )
+        out.append((row.modified_time, record))
+    out.sort(key=lambda item: item[0])
+    return [record for _, record in out[:limit]]
+
+
+def last_modified(conn: Connection, site: Site) -> dict[str, int]:
+    """The newest ``srvModified`` (ms) of each collection."""
+    found: dict[str, int] = {}
+    changed = func.coalesce(d.c.modified_time, d.c.created_time)
+    for collection, types in (("entries", ENTRY_TYPES), ("treatments", TREATMENT_TYPES)):
+        value = conn.execute(
+            select(func.max(changed)).where(d.c.user_id == site.user_id, d.c.type.in_(list(types)))
+        ).scalar()
+        if value is not None:
+            found[collection] = int(value) // 1000
+    n = nightscout_documents.c
+    for collection, value in conn.execute(
+        select(n.collection, func.max(n.modified_time))
+        .where(n.site_id == site.site_id)
+        .group_by(n.collection)
+    ):
+        found[collection] = max(found.get(collection, 0), int(value) // 1000)
+    return found
