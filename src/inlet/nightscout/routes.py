@@ -70,6 +70,9 @@ def _credentials(request: Request) -> tuple[str | None, str | None, str | None]:
     header = request.headers.get("api-secret")
     secret = header or request.query_params.get("secret")
     token = request.query_params.get("token")
+    if secret and secret.startswith("token="):  # py-nightscout sends a token this way
+        token = token or secret.removeprefix("token=")
+        secret = None
     bearer = None
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
