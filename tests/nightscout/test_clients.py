@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ import pytest
 from py_nightscout import Api
 
 from tests.live import LiveServer, start_live_server
+from tests.nightscout.fake_librelinkup import FakeLibreLinkUp
 from tests.nightscout.test_api_v1 import MIN, NOW_MS, iso, xdrip_entry
 
 
@@ -130,3 +135,81 @@ def test_py_nightscout_reads_a_site(live: LiveServer) -> None:
         ).json()
     sgvs_by_token = asyncio.run(Api(site_url, api_secret=f"token={made['accessToken']}").get_sgvs())
     assert len(sgvs_by_token) == 4
+
+
+CONNECT_DIR = Path(__file__).parent / "connect"
+CONNECT_BIN = CONNECT_DIR / "node_modules" / ".bin" / "nightscout-connect"
+
+
+def test_nightscout_connect_copies_librelinkup_into_a_site(live: LiveServer, tmp_path: Path) -> None:
+    """nightscout-connect 0.0.12 (the real npm client, ``capture`` mode with a Nightscout output) reads
+    a local HTTPS fake of LibreLinkUp and writes into an Inlet site: every reading arrives."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm are not installed: the nightscout-connect test needs them")
+    if not CONNECT_BIN.exists():
+        pytest.skip("nightscout-connect is not installed: run `make nightscout-connect` (needs npm)")
+    site_url, secret = open_site(live.url, "connect@example.com")
+    headers = {"api-secret": hashlib.sha1(secret.encode()).hexdigest()}
+    # nightscout-connect only copies readings newer than the site's newest one (with an empty site it
+    # copies nothing in 0.0.12): the site already holds one from an hour ago, as a real site would
+    first = NOW_MS - 60 * MIN
+    with httpx.Client(base_url=site_url, headers=headers) as http:
+        seeded = {
+            "type": "sgv",
+            "sgv": 99,
+            "date": first,
+            "dateString": iso(first),
+            "device": "xDrip-LibreReceiver",
+        }
+        assert http.post("api/v1/entries.json", json=[seeded]).status_code == 200
+    readings = [(NOW_MS - (11 - i) * 5 * MIN, 110 + 3 * i, 3 + (i % 3) - 1) for i in range(10)]
+    with FakeLibreLinkUp(tmp_path, readings) as cloud:
+        env = {
+            **os.environ,
+            "TZ": "UTC",
+            "NODE_EXTRA_CA_CERTS": str(cloud.cert_path),
+            "CONNECT_SOURCE": "linkup",
+            "CONNECT_LINK_UP_USERNAME": "someone@example.com",
+            "CONNECT_LINK_UP_PASSWORD": "llu-password",
+            "CONNECT_LINK_UP_SERVER": cloud.host,
+            "CONNECT_NIGHTSCOUT_ENDPOINT": site_url,
+            "CONNECT_API_SECRET": secret,
+        }
+        process = subprocess.Popen(
+            [
+                str(CONNECT_BIN),
+                "capture",
+                str(tmp_path / "har"),
+                "--source",
+                "linkup",
+                "--output",
+                "nightscout",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            got: list[dict[str, Any]] = []
+            with httpx.Client(base_url=site_url, headers=headers) as http:
+                while time.monotonic() < deadline:
+                    got = http.get("api/v1/entries.json", params={"count": 100}).json()
+                    if len(got) >= len(readings) + 1 or process.poll() is not None:
+                        break
+                    time.sleep(0.5)
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=20)
+    log = output.decode(errors="replace")
+    assert len(got) == len(readings) + 1, log[-4000:]
+    copied = sorted(
+        (e for e in got if e["device"] == "nightscout-connect-librelinkup"), key=lambda e: e["date"]
+    )
+    arrows = {2: "FortyFiveDown", 3: "Flat", 4: "FortyFiveUp"}
+    assert [(e["date"], e["sgv"], e["direction"]) for e in copied] == [
+        (ms, v, arrows[a]) for ms, v, a in readings
+    ]
+    assert all("delta" in e for e in copied)
+    assert "POST /llu/auth/login" in cloud.calls
