@@ -53,7 +53,8 @@ def factory_timestamp(ms: int) -> str:
     """LibreLinkUp's ``FactoryTimestamp``: UTC as ``M/D/YYYY h:mm:ss AM``."""
     when = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
     hour = when.hour % 12 or 12
-    return f"{when.month}/{when.day}/{when.year} {hour}:{when.minute:02d}:{when.second:02d} {'AM' if when.hour < 12 else 'PM'}"
+    half = "AM" if when.hour < 12 else "PM"
+    return f"{when.month}/{when.day}/{when.year} {hour}:{when.minute:02d}:{when.second:02d} {half}"
 
 
 class FakeLibreLinkUp:
