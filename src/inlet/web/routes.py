@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from inlet.web import auth_routes, clinic_routes, data_view, oauth_pages, profile_routes
+from inlet.web import auth_routes, clinic_routes, data_view, nightscout_card, oauth_pages, profile_routes
 from inlet.web.pages import STATIC_DIR
 
 router = APIRouter(include_in_schema=False, tags=["web"])
-for module in (auth_routes, profile_routes, data_view, clinic_routes, oauth_pages):
+for module in (auth_routes, profile_routes, nightscout_card, data_view, clinic_routes, oauth_pages):
     router.include_router(module.router)
 
 
