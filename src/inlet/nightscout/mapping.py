@@ -14,6 +14,7 @@ the datum's own offset.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -58,6 +59,7 @@ class RecordInvalid(ValueError):
         self.field = field
 
 
+@functools.lru_cache(maxsize=256)
 def app_name(device: str | None) -> str:
     """``org.nightscout.<app>``'s last part: the uploader's name from its ``device``/``enteredBy``
     (``xDrip-DexcomG6`` -> ``xdrip``, ``loop://iPhone`` -> ``loop``, ``openaps://...`` -> ``openaps``)."""
@@ -103,6 +105,8 @@ def _instant(record: dict[str, Any], index: int, *fields: str) -> tuple[datetime
     offset: int | None = None
     when: datetime | None = None
     for name in fields:
+        if when is not None and offset is not None:
+            break
         value = record.get(name)
         if value is None:
             continue
@@ -158,10 +162,12 @@ def prepare_entry(record: Any, index: int) -> dict[str, Any]:
     kind = record.get("type") or "sgv"
     if not isinstance(kind, str):
         raise RecordInvalid(index, "type", "must be a string")
-    when, _ = _instant(record, index, "date", "dateString", "sysTime")
     out = dict(record)
     out["type"] = kind
-    out.setdefault("date", int(when.timestamp() * 1000))
+    date = record.get("date")
+    if not (date.__class__ in (int, float) and 0 < date < 4.1e12):  # else checked when mapped
+        when, _ = _instant(record, index, "date", "dateString", "sysTime")
+        out["date"] = int(when.timestamp() * 1000)
     if "_id" not in out and "identifier" not in out:
         out["_id"] = derived_id(kind, out["date"])
     return out
@@ -373,8 +379,10 @@ def served_entry(doc: dict[str, Any]) -> dict[str, Any] | None:
         if record.get("type") not in ("sgv", "mbg"):
             return None
         out = dict(record)
-        out.setdefault("dateString", date_string(doc))
-        out.setdefault("identifier", out.get("_id"))
+        if "dateString" not in out:
+            out["dateString"] = date_string(doc)
+        if "identifier" not in out:
+            out["identifier"] = out.get("_id")
         return out
     if doc.get("type") == "cbg":
         out = {

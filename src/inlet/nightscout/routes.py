@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from inlet import __version__
 from inlet.accounts.deps import CallerDep, require_account
@@ -86,7 +87,7 @@ def resolve(request: Request, services: Services, site_id: str, *, probe: bool =
     keys = site_keys(services)
     address = _address(request)
     secret, token, bearer = _credentials(request)
-    with services.engine.begin() as conn:
+    with read_only(services.engine) as conn:
         site = sites.site_by_id(conn, site_id)
         key = site.site_id if site else site_id[:32]
         try:
@@ -100,7 +101,8 @@ def resolve(request: Request, services: Services, site_id: str, *, probe: bool =
         access = (
             sites.check(conn, keys, site, api_secret=secret, token=token, bearer=bearer) if site else None
         )
-        if access is None and (not probe or secret or token or bearer):
+    if access is None and (not probe or secret or token or bearer):
+        with services.engine.begin() as conn:  # its own transaction: kept when the request fails
             sites.record_failure(conn, key, address)
     if access is None and not probe:
         raise NightscoutError(401, "Unauthorized")
@@ -435,10 +437,14 @@ async def _store(
         "devicestatus": lambda r, i: _prepare_plain(r, i, now, "created_at"),
         "profile": lambda r, i: _prepare_plain(r, i, now, "startDate"),
     }[collection]
-    try:
+
+    def write() -> list[dict[str, Any]]:
         prepared = [prepare(record, index) for index, record in enumerate(records)]
         with services.engine.begin() as conn:
             return store.store(conn, services.data, site, collection, prepared, now)
+
+    try:
+        return await run_in_threadpool(write)  # the database work stays off the event loop
     except RecordInvalid as error:
         raise _invalid(error) from None
 

@@ -221,13 +221,13 @@ def device_set(conn: Connection, data: DataService, user_id: str, device: str) -
     return created
 
 
-def _owners(conn: Connection, user_id: str, keys: list[str]) -> dict[str, str]:
-    """Which of the person's Nightscout data sets currently holds each key."""
+def _owners(conn: Connection, set_ids: list[str], keys: list[str]) -> dict[str, str]:
+    """Which of these data sets currently holds each key."""
     if not keys:
         return {}
     rows = conn.execute(
         select(d.c.origin_id, d.c.data_set_id).where(
-            d.c.data_set_id.in_(_ns_sets(user_id)),
+            d.c.data_set_id.in_(set_ids),
             d.c.origin_id.in_(keys),
             d.c.archived_time.is_(None),
             d.c.deleted_time.is_(None),
@@ -349,18 +349,21 @@ def store(
             if field_name == "value":
                 field_name = {"cbg": "sgv", "smbg": "mbg"}.get(raw[int(parts[1])]["type"], "value")
             raise RecordInvalid(index, field_name, error.detail)
-        owners = _owners(conn, site.user_id, [str(r["origin"]["id"]) for r in raw])
         groups: dict[str, list[Datum]] = {}
         sets: dict[str, DataSet] = {}
         by_device: dict[str, DataSet] = {}
         for datum in result.datums:
-            key = str(datum.doc["origin"]["id"])
-            set_id = owners.get(key)
+            device = str(datum.doc.get("deviceId"))
+            if device not in by_device:
+                by_device[device] = device_set(conn, data, site.user_id, device)
+        # a key another of the person's Nightscout sets holds (a PUT from another app) goes there
+        targets = {found.id for found in by_device.values()}
+        others = [i for i in conn.execute(_ns_sets(site.user_id)).scalars() if i not in targets]
+        owners = _owners(conn, others, [str(r["origin"]["id"]) for r in raw]) if others else {}
+        for datum in result.datums:
+            set_id = owners.get(str(datum.doc["origin"]["id"]))
             if set_id is None:
-                device = str(datum.doc.get("deviceId"))
-                if device not in by_device:
-                    by_device[device] = device_set(conn, data, site.user_id, device)
-                target = by_device[device]
+                target = by_device[str(datum.doc.get("deviceId"))]
                 set_id = target.id
                 sets[set_id] = target
             elif set_id not in sets:
@@ -472,7 +475,7 @@ def read_entries(
         # smbg uploaded as a BG Check treatment is not an entry
         served_times: list[tuple[int, str]] = []
         pending: list[tuple[int, str, dict[str, Any]]] = []  # sgv waiting for its delta
-        rows = _rows_desc(conn, where, max(2 * count, 64))
+        rows = _rows_desc(conn, where, count + 16)
         for row in rows:
             doc = row.doc if isinstance(row.doc, dict) else {}
             # fill the delta of waiting sgv from this (older) reading of the same data set
@@ -494,11 +497,12 @@ def read_entries(
                 continue
             _stamped(record, row, v3)
             if doc.get("type") == "cbg":
-                if any(abs(t - row.time) < SAME_READING_US and s != row.data_set_id for t, s in served_times):
+                # newest first: only readings served within the last 60 s can be the same one
+                while served_times and served_times[0][0] - row.time >= SAME_READING_US:
+                    served_times.pop(0)
+                if served_times and any(s != row.data_set_id for _, s in served_times):
                     continue
                 served_times.append((row.time, row.data_set_id))
-                if len(served_times) > 8:
-                    served_times.pop(0)
             if not find.matches(record):
                 continue
             if record.get("type") == "sgv" and "delta" not in record:
@@ -522,7 +526,7 @@ def read_treatments(
 ) -> list[dict[str, Any]]:
     out: list[tuple[int, dict[str, Any]]] = []
     where = _plan_conditions(conn, site.user_id, list(TREATMENT_TYPES), find.start, find.end)
-    for row in _rows_desc(conn, where, max(2 * count, 64)):
+    for row in _rows_desc(conn, where, count + 16):
         if len(out) >= count:
             break
         doc = row.doc if isinstance(row.doc, dict) else {}
