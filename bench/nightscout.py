@@ -151,7 +151,7 @@ class Site:
             assert answer.status_code == 200
             assert len(answer.json()) == 288
         times.sort()
-        return times[int(math.ceil(0.99 * len(times))) - 1], statistics.median(times)
+        return times[math.ceil(0.99 * len(times)) - 1], statistics.median(times)
 
 
 def measure(kind: str, entries: list[dict[str, Any]], pg: str | None) -> list[Result]:
