@@ -334,7 +334,7 @@ def test_devicestatus_kept_as_sent(client: TestClient, site: NsSite) -> None:
     assert got[0]["created_at"] == iso(NOW_MS + MIN)
 
 
-def test_profile_routes(client: TestClient, site: NsSite) -> None:
+def test_profile_routes(client: TestClient, site: NsSite, services: Services) -> None:
     profile = {
         "defaultProfile": "Default",
         "startDate": iso(NOW_MS - 60 * MIN),
@@ -354,6 +354,14 @@ def test_profile_routes(client: TestClient, site: NsSite) -> None:
     }
     posted = client.post(f"{site.url}/api/v1/profile", json=profile, headers=site.headers).json()
     key = posted[0]["_id"]
+    settings = active_rows(services, type="pumpSettings")
+    assert len(settings) == 1
+    doc = settings[0]["doc"]
+    assert doc["activeSchedule"] == "Default"
+    assert doc["basalSchedules"] == {"Default": [{"start": 0, "rate": 0.9}]}
+    assert doc["carbRatios"] == {"Default": [{"start": 0, "amount": 10.0}]}
+    assert doc["bgTargets"]["Default"][0]["start"] == 0
+    assert doc["units"] == {"bg": "mmol/L", "carb": "grams"}  # glucose stored in mmol/L, as always
     assert (
         client.get(f"{site.url}/api/v1/profile.json", headers=site.headers).json()[0]["store"]
         == profile["store"]
@@ -365,6 +373,7 @@ def test_profile_routes(client: TestClient, site: NsSite) -> None:
     assert len(client.get(f"{site.url}/api/v1/profiles", headers=site.headers).json()) == 1
     assert client.delete(f"{site.url}/api/v1/profile/{key}", headers=site.headers).json()["n"] == 1
     assert client.get(f"{site.url}/api/v1/profile.json", headers=site.headers).json() == []
+    assert active_rows(services, type="pumpSettings") == []
 
 
 def test_status_and_experiments(client: TestClient, site: NsSite) -> None:

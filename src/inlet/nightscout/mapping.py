@@ -473,3 +473,87 @@ def served_treatment(doc: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "deviceEvent" and doc.get("subType") == "reservoirChange":
         return {**base, "eventType": "Insulin Change"}
     return None
+
+
+def _clock_ms(entry: dict[str, Any]) -> int | None:
+    seconds = _number(entry.get("timeAsSeconds"))
+    if seconds is not None:
+        return int(seconds * 1000)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(entry.get("time", "")))
+    if not match:
+        return None
+    return (int(match.group(1)) * 60 + int(match.group(2))) * 60_000
+
+
+def _schedule(entries: Any, index: int, name: str, value_key: str) -> list[dict[str, Any]]:
+    """Nightscout's ``[{time: "HH:MM", value}]`` (values often strings) -> ``[{start ms, <value_key>}]``."""
+    if not isinstance(entries, list):
+        raise RecordInvalid(index, name, "must be an array of {time, value}")
+    out = []
+    for entry in entries:
+        start = _clock_ms(entry) if isinstance(entry, dict) else None
+        value = _number(entry.get("value")) if isinstance(entry, dict) else None
+        if start is None or value is None:
+            raise RecordInvalid(index, name, "entries need a time HH:MM and a numeric value")
+        out.append({"start": start, value_key: value})
+    out.sort(key=lambda item: item["start"])
+    return out
+
+
+def _targets(low: Any, high: Any, index: int) -> list[dict[str, Any]]:
+    lows = _schedule(low, index, "target_low", "low")
+    highs = {item["start"]: item["low"] for item in _schedule(high, index, "target_high", "low")}
+    return [
+        {"start": item["start"], "low": item["low"], "high": highs.get(item["start"], item["low"])}
+        for item in lows
+    ]
+
+
+def profile_datums(record: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    """A profile (``{defaultProfile, store: {name: {basal, carbratio, sens, target_low, target_high,
+    units, dia}}, startDate}``) -> one ``pumpSettings`` with every named schedule; the record itself is
+    also kept as a document (served back unchanged)."""
+    store = record.get("store")
+    if not isinstance(store, dict) or not store:
+        return []
+    when, offset = _instant(record, index, "startDate", "created_at", "mills")
+    default = str(record.get("defaultProfile") or next(iter(store)))
+    units = str(record.get("units") or (store.get(default) or {}).get("units") or "mg/dl").lower()
+    bg_units = "mmol/L" if units.startswith("mmol") else "mg/dL"
+    basal: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
+    sensitivities: dict[str, Any] = {}
+    targets: dict[str, Any] = {}
+    for name, profile in store.items():
+        if not isinstance(profile, dict):
+            raise RecordInvalid(index, f"store.{name}", "must be an object")
+        if "basal" in profile:
+            basal[name] = [
+                {"start": s["start"], "rate": s["rate"]}
+                for s in _schedule(profile["basal"], index, "basal", "rate")
+            ]
+        if "carbratio" in profile:
+            ratios[name] = _schedule(profile["carbratio"], index, "carbratio", "amount")
+        if "sens" in profile:
+            sensitivities[name] = _schedule(profile["sens"], index, "sens", "amount")
+        if "target_low" in profile:
+            targets[name] = _targets(
+                profile["target_low"], profile.get("target_high", profile["target_low"]), index
+            )
+    device = str(record.get("enteredBy") or record.get("device") or "nightscout")
+    datum: dict[str, Any] = {
+        "type": "pumpSettings",
+        "activeSchedule": default,
+        "units": {"bg": bg_units, "carb": "grams"},
+        **_base(record, when, offset, record_key(record), device),
+    }
+    datum["payload"] = {"nightscoutProfile": True}  # the record is served from its document
+    for key, value in (
+        ("basalSchedules", basal),
+        ("carbRatios", ratios),
+        ("insulinSensitivities", sensitivities),
+        ("bgTargets", targets),
+    ):
+        if value:
+            datum[key] = value
+    return [datum]

@@ -238,27 +238,29 @@ def _owners(conn: Connection, set_ids: list[str], keys: list[str]) -> dict[str, 
 
 def tombstone(conn: Connection, site: Site, collection: str, keys: list[str], now: int) -> int:
     """DELETE: the datums holding these keys become tombstones (every version stays for audit); the
-    kept documents are marked invalid (API v3's ``isValid: false``)."""
+    kept documents are marked invalid (API v3's ``isValid: false``). Returns how many records (keys)
+    were deleted, as Nightscout counts them."""
     if not keys:
         return 0
     all_keys = keys + [f"{k}:carbs" for k in keys]
-    result = conn.execute(
-        update(device_data)
-        .where(
-            d.c.data_set_id.in_(_ns_sets(site.user_id)),
-            d.c.origin_id.in_(all_keys),
-            d.c.archived_time.is_(None),
-            d.c.deleted_time.is_(None),
-        )
-        .values(active=False, deleted_time=now, modified_time=now)
+    current = (
+        d.c.data_set_id.in_(_ns_sets(site.user_id)),
+        d.c.origin_id.in_(all_keys),
+        d.c.archived_time.is_(None),
+        d.c.deleted_time.is_(None),
+    )
+    found = {
+        str(key).removesuffix(":carbs")
+        for key in conn.execute(select(d.c.origin_id).where(*current)).scalars()
+    }
+    conn.execute(
+        update(device_data).where(*current).values(active=False, deleted_time=now, modified_time=now)
     )
     n = nightscout_documents.c
-    docs = conn.execute(
-        update(nightscout_documents)
-        .where(n.site_id == site.site_id, n.collection == collection, n.ns_id.in_(keys), n.valid.is_(True))
-        .values(valid=False, modified_time=now)
-    )
-    return int(result.rowcount or 0) + int(docs.rowcount or 0)
+    valid = (n.site_id == site.site_id, n.collection == collection, n.ns_id.in_(keys), n.valid.is_(True))
+    found.update(conn.execute(select(n.ns_id).where(*valid)).scalars())
+    conn.execute(update(nightscout_documents).where(*valid).values(valid=False, modified_time=now))
+    return len(found)
 
 
 def _record_time(record: dict[str, Any], collection: str, index: int) -> int:
@@ -332,11 +334,14 @@ def store(
     mapped_keys: list[str] = []
     for index, record in enumerate(records):
         datums = mapper(record, index) if mapper else []
+        if collection == "profile":  # pump settings in the model, and the record kept as sent
+            datums = mapping.profile_datums(record, index)
+            documents.append(record)
         if datums:
             raw.extend(datums)
             owners_of.extend([index] * len(datums))
             mapped_keys.append(mapping.record_key(record))
-        else:
+        elif collection != "profile":
             documents.append(record)
     micros = to_micros(now)
     if raw:
