@@ -101,3 +101,19 @@ def test_one_reading_from_a_phone_and_the_dexcom_partner_is_served_once(
     client.post(f"{site.url}/api/v1/entries.json", json=other + mine, headers=site.headers)
     newest = client.get(f"{site.url}/api/v1/entries.json?count=2", headers=site.headers).json()
     assert [e["sgv"] for e in newest] == [130, 122]
+
+
+def test_nightscout_uploads_are_ordinary_data_for_the_read_api(
+    client: TestClient, site: NsSite, services: Services
+) -> None:
+    """Summaries, the clinic list and exports read the data API's store: Nightscout-uploaded readings
+    and treatments are there like any upload (active, in a visible continuous set)."""
+    client.post(f"{site.url}/api/v1/entries.json", json=[xdrip_entry(NOW_MS, 140)], headers=site.headers)
+    bolus = {"eventType": "Correction Bolus", "insulin": 1.5, "created_at": iso(NOW_MS), "enteredBy": "xdrip"}
+    client.post(f"{site.url}/api/v1/treatments.json", json=[bolus], headers=site.headers)
+    data = client.get(f"/data/{site.owner.user_id}", headers=site.owner.headers).json()
+    kinds = sorted(d["type"] for d in data)
+    assert kinds == ["bolus", "cbg", "upload", "upload"]
+    cbg_doc = next(d for d in data if d["type"] == "cbg")
+    assert cbg_doc["origin"]["name"] == "org.nightscout.xdrip"
+    assert round(cbg_doc["value"] * 18.01559) == 140
