@@ -382,3 +382,14 @@ def test_status_and_experiments(client: TestClient, site: NsSite) -> None:
     assert status["apiEnabled"]
     assert "units" in status["settings"]
     assert client.get(f"{site.url}/api/v1/experiments/test", headers=site.headers).json() == {"status": "ok"}
+
+
+def test_bare_delete_covers_the_default_window_only(client: TestClient, site: NsSite) -> None:
+    old = NOW_MS - 5 * 24 * 60 * MIN
+    body = [xdrip_entry(old, 99), xdrip_entry(NOW_MS, 101)]
+    client.post(f"{site.url}/api/v1/entries.json", json=body, headers=site.headers)
+    assert client.delete(f"{site.url}/api/v1/entries.json", headers=site.headers).json()["n"] == 1
+    query = f"find[date][$gte]={old - MIN}"
+    left = client.get(f"{site.url}/api/v1/entries.json?{query}", headers=site.headers).json()
+    assert [e["sgv"] for e in left] == [99]
+    assert client.delete(f"{site.url}/api/v1/entries.json?{query}", headers=site.headers).json()["n"] == 1

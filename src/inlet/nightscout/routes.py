@@ -151,6 +151,13 @@ def _find(request: Request, *, default_window: bool = True) -> store.Find:
     return store.Find.parse(request.query_params.multi_items(), now_utc(), default_window=default_window)
 
 
+def _delete_find(request: Request) -> store.Find:
+    """A DELETE's selection: its ``find`` over all time (Trio deletes by ``find[id][$eq]``); a bare
+    DELETE without any ``find`` only covers the default 4 days, never everything."""
+    find = _find(request, default_window=False)
+    return find if find.terms else _find(request)
+
+
 def _invalid(error: RecordInvalid) -> NightscoutError:
     return NightscoutError(400, f"Invalid record {error.index}: field {error.field}: {error}")
 
@@ -350,7 +357,8 @@ def _status_body(access: Access) -> dict[str, Any]:
 
 @_route(["GET"], "/status", "/status.json")
 def status(request: Request, site_id: str, services: ServicesDep) -> Response:
-    access = need(resolve(request, services, site_id), "read")
+    access = resolve(request, services, site_id)  # any valid credential (status-only included)
+    assert access is not None
     return _json(_status_body(access))
 
 
@@ -424,7 +432,7 @@ def entries_by_spec(request: Request, site_id: str, spec: str, services: Service
         with read_only(services.engine) as conn:
             found = store.find_by_key(conn, access.site, "entries", name)
         records = [found] if found else []
-    return _json(records) if _wants_json(request, spec) or True else _tsv(records)
+    return _json(records)
 
 
 async def _store(
@@ -477,7 +485,7 @@ def delete_entries(
     request: Request, site_id: str, services: ServicesDep, spec: str | None = None
 ) -> Response:
     access = need(resolve(request, services, site_id), "entries")
-    find = _find(request, default_window=False)
+    find = _delete_find(request)
     name = spec[:-5] if spec and spec.endswith(".json") else spec
     with services.engine.begin() as conn:
         if name and name not in ("sgv", "mbg", "cal", "*"):
@@ -515,7 +523,7 @@ def delete_treatments(
     request: Request, site_id: str, services: ServicesDep, key: str | None = None
 ) -> Response:
     access = need(resolve(request, services, site_id), "treatments")
-    find = _find(request, default_window=False)
+    find = _delete_find(request)
     with services.engine.begin() as conn:
         keys = [key] if key else store.keys_matching(conn, access.site, "treatments", find)
         n = store.tombstone(conn, access.site, "treatments", keys, to_micros(_now()))
@@ -545,7 +553,7 @@ def delete_devicestatus(
     request: Request, site_id: str, services: ServicesDep, key: str | None = None
 ) -> Response:
     access = need(resolve(request, services, site_id), "devicestatus")
-    find = _find(request, default_window=False)
+    find = _delete_find(request)
     with services.engine.begin() as conn:
         keys = [key] if key else store.keys_matching(conn, access.site, "devicestatus", find)
         n = store.tombstone(conn, access.site, "devicestatus", keys, to_micros(_now()))
