@@ -43,6 +43,10 @@ def test_nightscout_secrets_in_log_text_are_masked(
     in ``/api/v2/authorization/request/<token>``, and headers quoted in a message are masked."""
     configure_logging("INFO", "console")
     access = logging.getLogger("uvicorn.access")
+    # earlier tests (servers started with uvicorn's own log config) may leave it muted or detached
+    saved = (access.disabled, access.propagate, access.level, access.handlers[:])
+    access.disabled, access.propagate, access.handlers = False, True, []
+    access.setLevel(logging.INFO)
     secret = "4f1e6a" * 6
     access.info(
         '%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "GET", f"/ns/a/api/v1/entries.json?secret={secret}", 200
@@ -65,6 +69,7 @@ def test_nightscout_secrets_in_log_text_are_masked(
         "headers api-secret: %s Authorization: Bearer %s", secret, "eyJhbGciOi.eyJ.sig"
     )
     text = capsys.readouterr().err
+    access.disabled, access.propagate, access.level, access.handlers = saved
     for value in (secret, "reader-0123456789abcdef", "app-fedcba9876543210", "eyJhbGciOi.eyJ.sig"):
         assert value not in text
     assert text.count("[masked]") >= 5
