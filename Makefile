@@ -7,9 +7,12 @@ STAMP  := $(VENV)/.stamp-install
 CLIENT_DIR   := tests/client
 CLIENT_STAMP := $(CLIENT_DIR)/node_modules/.stamp-install
 NPM          := $(shell command -v npm 2>/dev/null)
+# nightscout-connect (npm), the real client tests/nightscout/test_clients.py drives.
+NSC_DIR      := tests/nightscout/connect
+NSC_STAMP    := $(NSC_DIR)/node_modules/.stamp-install
 
 .DEFAULT_GOAL := help
-.PHONY: help install client browser pdftools demo serve test lint bench clean
+.PHONY: help install client nightscout-connect browser pdftools demo serve test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +33,13 @@ $(CLIENT_STAMP): $(CLIENT_DIR)/package.json $(CLIENT_DIR)/package-lock.json
 
 client: $(CLIENT_STAMP) ## install Tidepool's platform client (npm) that tests/client drives
 
+$(NSC_STAMP): $(NSC_DIR)/package.json $(NSC_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed: cannot install nightscout-connect for tests/nightscout"; exit 1; }
+	cd $(NSC_DIR) && npm install --no-audit --no-fund
+	touch $(NSC_STAMP)
+
+nightscout-connect: $(NSC_STAMP) ## install nightscout-connect (npm) that tests/nightscout drives
+
 browser: $(STAMP) ## install Debian's chromium if missing (root or sudo), then run the browser tests
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
@@ -46,7 +56,7 @@ pdftools: ## install Debian's poppler-utils (pdftoppm, pdftotext) for the PDF te
 demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
 	$(VENV)/bin/inlet demo
 
-test: lint $(if $(NPM),$(CLIENT_STAMP)) ## lint, then run every test (PostgreSQL when INLET_TEST_POSTGRES_URL is set, the platform client when npm exists)
+test: lint $(if $(NPM),$(CLIENT_STAMP) $(NSC_STAMP)) ## lint, then run every test (PostgreSQL when INLET_TEST_POSTGRES_URL is set, the platform client when npm exists)
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff, mypy and the import layers (import-linter contracts in pyproject.toml)

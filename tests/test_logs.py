@@ -98,3 +98,44 @@ def test_every_rendered_line_is_redacted(restore_logging: None, capsys: pytest.C
         if fmt == "json":
             for line in err.strip().splitlines():
                 json.loads(line)  # still valid JSON lines
+
+
+def test_nightscout_secrets_in_log_text_are_masked(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An access log line quotes the request: Nightscout's ``?secret=``, ``?token=``, the access token
+    in ``/api/v2/authorization/request/<token>``, and headers quoted in a message are masked."""
+    configure_logging("INFO", "console")
+    access = logging.getLogger("uvicorn.access")
+    # earlier tests (servers started with uvicorn's own log config) may leave it muted or detached
+    saved = (access.disabled, access.propagate, access.level, access.handlers[:])
+    access.disabled, access.propagate, access.handlers = False, True, []
+    access.setLevel(logging.INFO)
+    secret = "4f1e6a" * 6
+    access.info(
+        '%s - "%s %s HTTP/1.1" %d', "127.0.0.1", "GET", f"/ns/a/api/v1/entries.json?secret={secret}", 200
+    )
+    access.info(
+        '%s - "%s %s HTTP/1.1" %d',
+        "127.0.0.1",
+        "GET",
+        "/ns/a/api/v1/x?count=1&token=reader-0123456789abcdef",
+        200,
+    )
+    access.info(
+        '%s - "%s %s HTTP/1.1" %d',
+        "127.0.0.1",
+        "GET",
+        "/ns/a/api/v2/authorization/request/app-fedcba9876543210",
+        200,
+    )
+    logging.getLogger("inlet").info(
+        "headers api-secret: %s Authorization: Bearer %s", secret, "eyJhbGciOi.eyJ.sig"
+    )
+    text = capsys.readouterr().err
+    access.disabled, access.propagate, access.level, access.handlers = saved
+    for value in (secret, "reader-0123456789abcdef", "app-fedcba9876543210", "eyJhbGciOi.eyJ.sig"):
+        assert value not in text
+    assert text.count("[masked]") >= 5
+    assert "count=1" in text
+    assert "/api/v2/authorization/request/[masked]" in text

@@ -26,6 +26,8 @@ from inlet.data import read_routes
 from inlet.data import routes as data_routes
 from inlet.exports import routes as export_routes
 from inlet.fhir import routes as fhir_routes
+from inlet.nightscout import routes as nightscout_routes
+from inlet.nightscout import routes_v3 as nightscout_v3
 from inlet.partners import request_routes
 from inlet.partners import routes as partner_routes
 from inlet.services import Services, create_services
@@ -54,6 +56,8 @@ ROUTERS = (
     export_routes,
     fhir_routes,
     agp_pdf,
+    nightscout_routes,
+    nightscout_v3,
 )
 
 
@@ -89,6 +93,7 @@ def create_app(
     errors.install(app)
     data_routes.install_errors(app)
     fhir_routes.install_errors(app)
+    nightscout_routes.install_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for module in ROUTERS:
         app.include_router(module.router)

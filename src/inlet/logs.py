@@ -104,7 +104,27 @@ def redact(text: str) -> str:
             text = _USERINFO.sub(lambda m: f"{m[1]}:{MASK}@", text)
     if "earer" in text or "Basic" in text:
         text = _SCHEME.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
+    if "/authorization/request/" in text:  # Nightscout's access token travels in the path
+        text = _TOKEN_IN_PATH.sub(lambda m: f"{m[1]}{MASK}", text)
     return text
+
+
+_TOKEN_IN_PATH = re.compile(r"(/authorization/request/)(?!\[masked\])[^?\s\"'/]+")
+
+
+# Secrets that travel inside text (an access log's request line): Nightscout's ``?secret=`` and
+# ``?token=`` (any ``*secret=``/``*token=`` parameter), ``api-secret: ...`` and ``Authorization: ...``
+# headers quoted in a message, and the access token in ``/api/v2/authorization/request/<token>``.
+SECRET_IN_TEXT = re.compile(
+    r"(?i)((?:secret|token)=)[^&\s\"']+"
+    r"|(/authorization/request/)[^?\s\"'/]+"
+    r"|((?:api-secret|authorization)[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',}]+"
+)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every secret it quotes replaced by ``[masked]``."""
+    return SECRET_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "[masked]", text)
 
 
 def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -112,6 +132,8 @@ def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
     for key in list(event):
         if secret_name(key):
             event[key] = MASK
+        elif isinstance(event[key], str):
+            event[key] = mask_text(event[key])
     return event
 
 

@@ -145,6 +145,23 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/oauth/{slug}/redirect"): (303,) * 9,
     ("DELETE", "/v1/oauth/{slug}/authorize"): OWN_PARTNER_200,
     ("DELETE", "/v1/users/{userId}/oauth/{slug}/authorize"): ADMIN,
+    # a person's Nightscout site: the person, a custodian or a service manages it
+    ("PUT", "/v1/users/{user_id}/nightscout"): ADMIN,
+    ("GET", "/v1/users/{user_id}/nightscout"): ADMIN,
+    ("DELETE", "/v1/users/{user_id}/nightscout"): (401, 403, 403, 403, 204, 204, 403, 403, 204),
+    ("POST", "/v1/users/{user_id}/nightscout/tokens"): (401, 403, 403, 403, 201, 201, 403, 403, 201),
+    ("GET", "/v1/users/{user_id}/nightscout/tokens"): ADMIN,
+    ("DELETE", "/v1/users/{user_id}/nightscout/tokens/{token_id}"): (
+        401,
+        403,
+        403,
+        403,
+        204,
+        204,
+        403,
+        403,
+        204,
+    ),
     # tide-whisperer answers 403 data_cant_view to anyone who may not view, a missing token included
     ("GET", "/data/{userId}"): (403, 403, 200, 403, 200, 200, 200, 403, 200),
     ("GET", "/v1/summaries/{kind}/{user_id}"): VIEW,
@@ -531,6 +548,17 @@ def prepare(world: World, caller: str, method: str, path: str) -> Request:
     if key == ("GET", "/v1/clinics/{clinic_id}/tide_report"):
         query = {"period": "14d", "tags": "0" * 24, "lastDataCutoff": "2026-01-01T00:00:00Z"}
         return Request(params, query=query)
+    if path.startswith("/v1/users/{user_id}/nightscout"):
+        owner = world.accounts["owner"]
+        site = f"/v1/users/{owner.user_id}/nightscout"
+        world.client.put(site, headers=owner.headers)  # enabled before each request (DELETE disables)
+        if path.endswith("{token_id}"):
+            made = world.client.post(
+                f"{site}/tokens", json={"name": "m", "roles": ["readable"]}, headers=owner.headers
+            )
+            params["token_id"] = made.json()["id"]
+        if method == "POST":
+            return Request(params, {"name": "matrix", "roles": ["readable"]})
     return Request(params)
 
 

@@ -554,3 +554,63 @@ fhir_push_tasks = Table(
     UniqueConstraint("endpoint", "user_id"),
     Index("ix_fhir_push_tasks_next_run_time", "next_run_time"),
 )
+
+
+# ---- Nightscout sites (migration 0018_nightscout) ----------------------------------------------------
+# One site per person. The API secret and access tokens are stored only as keyed digests (HMAC under a
+# key derived from the token keys) of what clients send: the SHA-1 and the SHA-512 hex of the secret, a
+# token and its SHA-1. A client's SHA-1 is as good as the secret, so it is never stored as is.
+
+nightscout_sites = Table(
+    "nightscout_sites",
+    metadata,
+    Column("site_id", String(32), primary_key=True),
+    Column("user_id", String(64), nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("secret_digests", Json, nullable=False),  # [HMAC(sha1 hex), HMAC(sha512 hex)]
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros, nullable=False),
+)
+
+nightscout_tokens = Table(
+    "nightscout_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("roles", Json, nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),  # HMAC of the token
+    Column("sha1_digest", String(64), nullable=False, unique=True),  # HMAC of its SHA-1 hex
+    Column("created_time", Micros, nullable=False),
+    Index("ix_nightscout_tokens_site_id", "site_id"),
+)
+
+# Records no data model type fits (devicestatus, notes, announcements, unknown eventTypes, profiles
+# as sent), kept as the client sent them and served back unchanged.
+nightscout_documents = Table(
+    "nightscout_documents",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), nullable=False),
+    Column("collection", String(32), nullable=False),
+    Column("ns_id", String(100), nullable=False),
+    Column("time", Micros, nullable=False),  # the record's instant (date / created_at / startDate)
+    Column("doc", Json, nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Column("created_time", Micros, nullable=False),
+    Column("modified_time", Micros, nullable=False),
+    UniqueConstraint("site_id", "collection", "ns_id"),
+    Index("ix_nightscout_documents_site_collection_time", "site_id", "collection", "time"),
+    Index("ix_nightscout_documents_site_modified", "site_id", "modified_time"),
+)
+
+# Failed credentials per site and client address (the throttle: 5 in 15 minutes).
+nightscout_failures = Table(
+    "nightscout_failures",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("time", Micros, nullable=False),
+    Index("ix_nightscout_failures_site_address_time", "site_id", "address", "time"),
+)

@@ -20,6 +20,7 @@ from inlet.db.engine import read_only
 from inlet.partners.contract import Partner
 from inlet.partners.states import CONNECTED, DISCONNECTED, ERROR
 from inlet.web.auth_routes import FormDep
+from inlet.web.nightscout_card import nightscout_card
 from inlet.web.pages import form_session, message, render, see_other, to_login
 from inlet.web.session import current_session, services_of
 from inlet.web.units_routes import units_context
@@ -118,9 +119,9 @@ def profile(request: Request) -> Response:
     services = services_of(request)
     with read_only(services.engine) as conn:
         cards = partner_cards(services, conn, session.user_id)
-    return render(
-        request, "profile.html", session, {"cards": cards, **units_context(request, session.user_id)}
-    )
+        ns_card = nightscout_card(services, conn, session.user_id)
+    context = {"cards": cards, "nightscout": ns_card, **units_context(request, session.user_id)}
+    return render(request, "profile.html", session, context)
 
 
 def _offered(request: Request, session: Any, slug: str, *, available: bool) -> Partner | Response:

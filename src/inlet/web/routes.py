@@ -14,6 +14,7 @@ from inlet.web import (
     clinic_routes,
     data_view,
     export_dialog,
+    nightscout_card,
     oauth_pages,
     profile_routes,
     share_routes,
@@ -29,6 +30,7 @@ for module in (
     auth_routes,
     account_pages,
     profile_routes,
+    nightscout_card,
     units_routes,
     share_routes,
     team_routes,  # before clinic_routes: /clinic/team is not a clinic page
