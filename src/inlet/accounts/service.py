@@ -90,6 +90,10 @@ class Session:
 
 
 RESTRICTED_TOKEN_METHODS = ("GET",)  # what a token allows unless its creator says otherwise
+# A token made through Tidepool's API carries paths only, as Tidepool's do: every method under them
+# (a client may hand one to an uploader that POSTs, e.g. FHIR $submit-cgm-bundle). Inlet's own links
+# (connect, export) narrow it to GET.
+API_TOKEN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(slots=True)

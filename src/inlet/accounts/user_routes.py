@@ -13,6 +13,7 @@ from inlet.accounts import confirmations
 from inlet.accounts import validate as v
 from inlet.accounts.deps import Caller, CallerDep, require_account
 from inlet.accounts.service import (
+    API_TOKEN_METHODS,
     RESTRICTED_TOKEN_MAX_PATHS,
     RESTRICTED_TOKEN_MAX_SECONDS,
     ROLES,
@@ -285,7 +286,9 @@ def create_restricted_token(
                 "/expirationTime",
             )
         expires = to_micros(when)
-    token, grant = services.accounts.create_restricted_token(conn, user_id, paths, expires)
+    token, grant = services.accounts.create_restricted_token(
+        conn, user_id, paths, expires, methods=API_TOKEN_METHODS
+    )
     return json_response(
         {
             "id": token,
