@@ -65,16 +65,16 @@ def text_batches(conn: Connection, plan: queries.ReadPlan) -> Iterator[list[str]
     for part in _rows(conn, plan):
         if not part:
             continue
-        last = part[-1][0]
+        last = part[-1][0]  # rows are (time, pk, doc): queries.device_data_query
         cut = pending
         while cut < len(uploads) and uploads[cut][0] <= last:
             cut += 1
         if cut > pending:
-            merged = heapq.merge(uploads[pending:cut], [(r[0], r[1]) for r in part], key=itemgetter(0))
+            merged = heapq.merge(uploads[pending:cut], [(r[0], r[2]) for r in part], key=itemgetter(0))
             yield [item[1] for item in merged]
             pending = cut
         else:
-            yield [row[1] for row in part]
+            yield [row[2] for row in part]
     if pending < len(uploads):
         yield [item[1] for item in uploads[pending:]]
 
