@@ -219,7 +219,9 @@ class DataService:
             if outcome.replaced:  # a replacement may have moved a datum: its old time changed too
                 d = device_data.c
                 replaced = summaries.earliest_in(
-                    conn, and_(d.data_set_id == data_set.id, d.archived_time == now), now
+                    conn,
+                    and_(d.user_id == data_set.user_id, d.data_set_id == data_set.id, d.archived_time == now),
+                    now,
                 )
                 for key, value in replaced.items():
                     earliest[key] = min(value, earliest.get(key, value))
@@ -242,8 +244,9 @@ class DataService:
         d = device_data.c
         touched = or_(d.data_set_id == data_set.id, d.archived_data_set_id == data_set.id)
         if "truncate" in data_set.deduplicator_name:  # it tombstones the device's other sets' data
-            touched = or_(touched, and_(d.user_id == data_set.user_id, d.modified_time == now))
-        earliest = summaries.earliest_in(conn, touched, now)
+            touched = or_(touched, d.modified_time == now)
+        # the user first: on PostgreSQL device_data is partitioned by user (one partition read)
+        earliest = summaries.earliest_in(conn, and_(d.user_id == data_set.user_id, touched), now)
         summaries.mark_outdated(conn, data_set.user_id, earliest, reason, now)
 
     def reopen(self, conn: Connection, data_set: DataSet) -> DataSet:

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from inlet.db.engine import read_only
 from inlet.nightscout import sites
 from inlet.nightscout.routes import site_keys
 from inlet.web.auth_routes import FormDep
-from inlet.web.pages import form_session, message, render, see_other
+from inlet.web.pages import form_session, message, see_other
 from inlet.web.session import services_of
 
 if TYPE_CHECKING:
@@ -56,13 +55,9 @@ def nightscout_card(services: Services, conn: Connection, user_id: str, **shown:
 
 
 def _profile(request: Request, session: Any, **shown: Any) -> Response:
-    from inlet.web.profile_routes import partner_cards
+    from inlet.web.profile_routes import render_profile  # it imports this module for the card
 
-    services = services_of(request)
-    with read_only(services.engine) as conn:
-        cards = partner_cards(services, conn, session.user_id)
-        card = nightscout_card(services, conn, session.user_id, **shown)
-    return render(request, "profile.html", session, {"cards": cards, "nightscout": card})
+    return render_profile(request, session, **shown)
 
 
 @router.post("/profile/nightscout/enable")

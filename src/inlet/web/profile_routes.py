@@ -116,10 +116,16 @@ def profile(request: Request) -> Response:
     session = current_session(request)
     if session is None:
         return to_login(request)
+    return render_profile(request, session)
+
+
+def render_profile(request: Request, session: Any, **shown: Any) -> Response:
+    """The profile page: partner cards, the Nightscout card (``shown``: what it shows once, such as
+    a new secret) and the units form. Every handler that answers with the profile renders it here."""
     services = services_of(request)
     with read_only(services.engine) as conn:
         cards = partner_cards(services, conn, session.user_id)
-        ns_card = nightscout_card(services, conn, session.user_id)
+        ns_card = nightscout_card(services, conn, session.user_id, **shown)
     context = {"cards": cards, "nightscout": ns_card, **units_context(request, session.user_id)}
     return render(request, "profile.html", session, context)
 
