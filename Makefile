@@ -12,7 +12,7 @@ NSC_DIR      := tests/nightscout/connect
 NSC_STAMP    := $(NSC_DIR)/node_modules/.stamp-install
 
 .DEFAULT_GOAL := help
-.PHONY: help install client nightscout-connect browser pdftools chaos demo serve test lint bench clean
+.PHONY: help install client nightscout-connect browser pdftools demo serve test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,9 +58,6 @@ demo: $(STAMP) ## run the whole platform embedded on http://127.0.0.1:8000
 
 test: lint $(if $(NPM),$(CLIENT_STAMP) $(NSC_STAMP)) ## lint, then run every test (PostgreSQL when INLET_TEST_POSTGRES_URL is set, the platform client when npm exists)
 	$(PY) -m pytest -q
-
-chaos: $(STAMP) ## the bounded chaos run (PostgreSQL: INLET_TEST_POSTGRES_URL); not in make test until issue 12's defect is fixed
-	INLET_TEST_CHAOS=1 $(PY) -m pytest -q -rs tests/chaos
 
 lint: $(STAMP) ## ruff, mypy and the import layers (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check src tests bench

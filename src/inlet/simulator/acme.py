@@ -116,7 +116,10 @@ class AcmeUser:
         with self.lock:
             pump = self.pump
             pump.ensure(now)
+            # The pump's last upload carried every record visible by now, boluses as well as basal
+            # segments: a bolus that ends after the last basal segment still moves it.
             uploads = [b.available for b in pump.basals if b.available <= now]
+            uploads += [b.available for b in pump.boluses if b.available <= now]
             last_upload = max(uploads) if uploads else None
             return {
                 "deviceId": self.device_id,
