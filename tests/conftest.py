@@ -65,9 +65,22 @@ def postgres_database() -> Iterator[str]:
 
 
 def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    """Empty the session's PostgreSQL database between tests.
+
+    TRUNCATE gives every relation new files, which costs about a second for all tables with their
+    partitions and indexes; most tests write to a handful of tables, so only the tables holding
+    rows are truncated, and the sequences a test drew from are reset (``last_value`` is NULL for a
+    sequence nobody has drawn from since its reset), which is what ``RESTART IDENTITY`` did."""
+    names = [t.name for t in metadata.sorted_tables]
+    probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in names)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        filled = [row[0] for row in conn.exec_driver_sql(probe)]
+        if filled:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(filled)} CASCADE")
+        conn.exec_driver_sql(
+            "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass, 1, false)"
+            " FROM pg_sequences WHERE last_value IS NOT NULL"
+        )
 
 
 @pytest.fixture
