@@ -52,6 +52,9 @@ def postgres_database() -> Iterator[str]:
     name = f"inlet_test_{uuid.uuid4().hex[:12]}"
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        # A test database needs no durability against a server crash: commits return before the WAL
+        # reaches the disk (a clean restart, as tests/db/test_pg_restart.py does, still keeps them).
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     engine = create_db_engine(url)
     upgrade(engine)
