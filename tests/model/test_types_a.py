@@ -1006,6 +1006,15 @@ def test_required_field_missing(base: dict[str, Any], path: Path, expected: list
             id="compounds with simple",
         ),
         pytest.param(put(INSULIN, ("formulation",), {"name": "Afrezza"}), [], id="formulation name only"),
+        # continuous.go: trendRateUnits NotExists() without a trendRate.
+        pytest.param(
+            drop(CBG_RATE_MGDL, ("trendRate",)), [(EXISTS, "/0/trendRateUnits")], id="trendRateUnits alone"
+        ),
+        pytest.param(
+            put(CBG_RATE_MGDL, ("trendRate",), "fast"),
+            [("type-not-float64", "/0/trendRate"), (EXISTS, "/0/trendRateUnits")],
+            id="trendRateUnits with a mistyped trendRate",
+        ),
     ],
 )
 def test_companion_fields(datum: dict[str, Any], expected: list[tuple[str, str]]) -> None:
