@@ -1021,6 +1021,43 @@ def test_companion_fields(datum: dict[str, Any], expected: list[tuple[str, str]]
     assert errors_of(datum) == expected
 
 
+_DATUM_ID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("association", "expected"),
+    [
+        pytest.param({"type": "datum", "id": _DATUM_ID}, [], id="datum"),
+        pytest.param({"type": "url", "url": "https://example.org/a"}, [], id="url"),
+        pytest.param({"type": "datum"}, [(NOT_EXISTS, "/0/associations/0/id")], id="datum without id"),
+        pytest.param(
+            {"type": "datum", "id": "not-an-id"},
+            [("value-not-valid", "/0/associations/0/id")],
+            id="datum bad id",
+        ),
+        pytest.param(
+            {"type": "datum", "id": _DATUM_ID, "url": "https://example.org"},
+            [(EXISTS, "/0/associations/0/url")],
+            id="datum with url",
+        ),
+        pytest.param({"type": "url"}, [(NOT_EXISTS, "/0/associations/0/url")], id="url without url"),
+        pytest.param(
+            {"type": "url", "url": "https://example.org", "id": _DATUM_ID},
+            [(EXISTS, "/0/associations/0/id")],
+            id="url with id",
+        ),
+        pytest.param(
+            {"type": "url", "url": "example.org/a"},
+            [("value-not-valid", "/0/associations/0/url")],
+            id="url relative",
+        ),
+    ],
+)
+def test_association_fields(association: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """common/association/association.go: id and url by association type."""
+    assert errors_of({**CBG_MGDL, "associations": [association]}) == expected
+
+
 BG_TARGET_CASES = [
     ({"target": 100}, []),
     ({"target": 100, "range": 10}, []),
