@@ -1058,6 +1058,19 @@ def test_association_fields(association: dict[str, Any], expected: list[tuple[st
     assert errors_of({**CBG_MGDL, "associations": [association]}) == expected
 
 
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        pytest.param({"name": "Home"}, [], id="name"),
+        pytest.param({"gps": {"latitude": {"value": 1}}}, [], id="gps"),
+        pytest.param({}, [(NOT_EXISTS, "/0/location/gps")], id="neither"),
+    ],
+)
+def test_location_needs_gps_or_name(location: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """common/location/location.go: a location without a name needs gps."""
+    assert errors_of({**CBG_MGDL, "location": location}) == expected
+
+
 BG_TARGET_CASES = [
     ({"target": 100}, []),
     ({"target": 100, "range": 10}, []),

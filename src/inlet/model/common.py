@@ -128,11 +128,19 @@ ASSOCIATION = Obj(
     rules=(_association_rule,),
 )
 
+
+def _location_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
+    """common/location/location.go: a location without a name needs ``gps`` (``value-not-exists``)."""
+    if "gps" not in values and values.get("name", MISSING) is MISSING:
+        errs.add(f"{ptr}/gps", e.not_exists())
+
+
 LOCATION = Obj(
     {
         "gps": AnyObject(),
         "name": Str(100),
-    }
+    },
+    rules=(_location_rule,),
 )
 
 COMMON_FIELDS: dict[str, Field] = {
