@@ -1758,6 +1758,29 @@ def test_platform_suspend_has_no_insulin_formulation() -> None:
     assert errors_of(put(TEMP, ("insulinFormulation",), formulation)) == []
 
 
+_COMPOUND = {"amount": 1, "formulation": {"simple": {"actingType": "rapid"}}}
+
+
+@pytest.mark.parametrize(
+    ("base", "ptr"),
+    [
+        pytest.param(TEMP, "/0/insulinFormulation", id="basal temp"),
+        pytest.param(NORMAL, "/0/insulinFormulation", id="bolus normal"),
+        pytest.param(AUTOMATED_BASAL, "/0/insulinFormulation", id="basal automated"),
+    ],
+)
+def test_platform_insulin_formulation_rules(base: dict[str, Any], ptr: str) -> None:
+    """basal and bolus parse insulinFormulation as insulin/formulation.go: compounds not with simple, and
+    at least one of simple, compounds or name (value-not-exists at simple)."""
+    simple = {"actingType": "rapid"}
+    assert errors_of(put(base, ("insulinFormulation",), {"simple": simple, "compounds": [_COMPOUND]})) == [
+        (EXISTS, f"{ptr}/compounds")
+    ]
+    assert errors_of(put(base, ("insulinFormulation",), {})) == [(NOT_EXISTS, f"{ptr}/simple")]
+    assert errors_of(put(base, ("insulinFormulation",), {"compounds": [_COMPOUND]})) == []
+    assert errors_of(put(base, ("insulinFormulation",), {"name": "Humalog"})) == []
+
+
 def test_suppressed_is_kept_in_the_stored_document() -> None:
     datum = put(SUSPEND, ("suppressed",), {**TEMP_SUPPRESSED, "suppressed": SCHEDULED_SUPPRESSED})
     [stored] = parse_data([datum]).datums

@@ -7,30 +7,18 @@ from typing import Any
 
 from inlet.model import errors as e
 from inlet.model.errors import Errors
-from inlet.model.fields import MISSING, AnyObject, Arr, Context, Float, Obj, OneOf, Rule, Str
+from inlet.model.fields import MISSING, Context, Rule
+from inlet.model.types.insulin import FORMULATION as INSULIN_FORMULATION
 
 DURATION_WEEK_MS = 604_800_000
 DURATION_DAY_MS = 86_400_000
 RATE_MIN, RATE_MAX = 0.0, 100.0
 DOSE_MIN, DOSE_MAX = 0.0, 100.0
 
-ACTING_TYPES = ("rapid", "short", "intermediate", "long")
-
-SIMPLE_FORMULATION = Obj(
-    {
-        "actingType": OneOf(*ACTING_TYPES),
-        "brand": Str(100),
-        "concentration": Obj({"units": OneOf("Units/mL"), "value": Float(0, 10000)}),
-    }
-)
-
-FORMULATION = Obj(
-    {
-        "simple": SIMPLE_FORMULATION,
-        "compounds": Arr(AnyObject(), 100),
-        "name": Str(100),
-    }
-)
+FORMULATION = INSULIN_FORMULATION
+"""``insulinFormulation`` of basal, bolus and pumpSettings: the platform's one ``insulin.Formulation``
+(basal and bolus packages parse it with ``dataTypesInsulin.ParseFormulation``), with its rules:
+``compounds`` not with ``simple``, and at least one of simple, compounds or name."""
 
 
 # ---- checks inside a rule ------------------------------------------------------------------------
