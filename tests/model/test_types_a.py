@@ -81,7 +81,7 @@ SQUARE = d("bolus", subType="square", extended=1, duration=3_600_000)
 DUAL = d("bolus", subType="dual/square", normal=1, extended=1, duration=3_600_000)
 AUTOMATED_BOLUS = d("bolus", subType="automated", normal=1)
 # A dual/square stopped during its normal part: the extended part never ran, so duration and extended are
-# 0 and both expected values are given (platform combination.go; expectedNormal goes with this shape).
+# 0 and both expected values are given.
 DUAL_STOPPED = {**DUAL, "duration": 0, "extended": 0, "expectedDuration": 3_600_000, "expectedExtended": 1}
 
 WIZARD_MGDL = d("wizard", units="mg/dL", bgInput=100, insulinSensitivity=50, carbInput=30)
@@ -254,59 +254,67 @@ RANGES: list[tuple[str, dict[str, Any], Path, list[float], list[float]]] = [
         [300_000, 300_001, 604_799_999, 604_800_000],
         [299_999],
     ),
-    # bolus normal: a zero normal needs expectedNormal (a cancelled bolus), so the low end carries one
-    ("normal normal", NORMAL, ("normal",), [0.1, 99.9, 100], [-0.1, 100.1]),
-    ("normal normal (cancelled)", put(NORMAL, ("expectedNormal",), 100), ("normal",), [0, 0.1, 100], [-0.1]),
-    ("normal expectedNormal", NORMAL, ("expectedNormal",), [1, 1.1, 99.9, 100], [0.9]),
+    # bolus normal, square and dual/square (platform NormalFields / ExtendedFields): each expected value
+    # has the whole range, and bounds the delivered value when given (the error at the delivered value).
+    ("normal normal", NORMAL, ("normal",), [0, 0.1, 99.9, 100], [-0.1, 100.1]),
+    ("normal normal (bounded)", put(NORMAL, ("expectedNormal",), 5), ("normal",), [0, 4.9, 5], [-0.1, 5.1]),
+    ("normal expectedNormal", NORMAL, ("expectedNormal",), [1, 1.1, 99.9, 100], [-0.1, 100.1]),
     # bolus square (extended)
-    ("square extended", SQUARE, ("extended",), [0.1, 99.9, 100], [-0.1, 100.1]),
+    ("square extended", SQUARE, ("extended",), [0, 0.1, 99.9, 100], [-0.1, 100.1]),
     (
-        "square extended (cancelled)",
-        {**SQUARE, "expectedExtended": 100, "expectedDuration": 3_600_000},
+        "square extended (bounded)",
+        {**SQUARE, "expectedExtended": 5, "expectedDuration": 3_600_000},
         ("extended",),
-        [0, 0.1, 100],
-        [-0.1],
+        [0, 0.1, 5],
+        [-0.1, 5.1],
     ),
     ("square duration", SQUARE, ("duration",), [0, 1, 86_399_999, 86_400_000], [-1, 86_400_001]),
+    (
+        "square duration (bounded)",
+        {**SQUARE, "expectedExtended": 2, "expectedDuration": 7_200_000},
+        ("duration",),
+        [0, 7_200_000],
+        [-1, 7_200_001],
+    ),
     (
         "square expectedExtended",
         {**SQUARE, "expectedDuration": 3_600_000},
         ("expectedExtended",),
         [1, 1.1, 99.9, 100],
-        [0.9],
+        [-0.1, 100.1],
     ),
     (
         "square expectedDuration",
         {**SQUARE, "expectedExtended": 2},
         ("expectedDuration",),
         [3_600_000, 3_600_001, 86_399_999, 86_400_000],
-        [3_599_999],
+        [-1, 86_400_001],
     ),
     # bolus dual/square (combination)
-    ("dual normal", DUAL, ("normal",), [0.1, 99.9, 100], [-0.1, 100.1]),
+    ("dual normal", DUAL, ("normal",), [0, 0.1, 99.9, 100], [-0.1, 100.1]),
     (
-        "dual normal (cancelled)",
-        put(DUAL_STOPPED, ("expectedNormal",), 100),
+        "dual normal (bounded)",
+        put(DUAL_STOPPED, ("expectedNormal",), 5),
         ("normal",),
-        [0, 0.1, 100],
-        [-0.1],
+        [0, 0.1, 5],
+        [-0.1, 5.1],
     ),
-    ("dual expectedNormal", DUAL_STOPPED, ("expectedNormal",), [1, 1.1, 99.9, 100], [0.9]),
-    ("dual extended", DUAL, ("extended",), [0.1, 99.9, 100], [-0.1, 100.1]),
+    ("dual expectedNormal", DUAL_STOPPED, ("expectedNormal",), [1, 1.1, 99.9, 100], [-0.1, 100.1]),
+    ("dual extended", DUAL, ("extended",), [0, 0.1, 99.9, 100], [-0.1, 100.1]),
     ("dual duration", DUAL, ("duration",), [0, 1, 86_399_999, 86_400_000], [-1, 86_400_001]),
     (
         "dual expectedExtended",
         {**DUAL, "expectedDuration": 3_600_000},
         ("expectedExtended",),
         [1, 1.1, 99.9, 100],
-        [0.9],
+        [-0.1, 100.1],
     ),
     (
         "dual expectedDuration",
         {**DUAL, "expectedExtended": 2},
         ("expectedDuration",),
         [3_600_000, 3_600_001, 86_399_999, 86_400_000],
-        [3_599_999],
+        [-1, 86_400_001],
     ),
     # bolus automated
     ("automated bolus normal", AUTOMATED_BOLUS, ("normal",), [0.1, 99.9, 100], [-0.1, 100.1]),
@@ -998,10 +1006,69 @@ def test_required_field_missing(base: dict[str, Any], path: Path, expected: list
             id="compounds with simple",
         ),
         pytest.param(put(INSULIN, ("formulation",), {"name": "Afrezza"}), [], id="formulation name only"),
+        # continuous.go: trendRateUnits NotExists() without a trendRate.
+        pytest.param(
+            drop(CBG_RATE_MGDL, ("trendRate",)), [(EXISTS, "/0/trendRateUnits")], id="trendRateUnits alone"
+        ),
+        pytest.param(
+            put(CBG_RATE_MGDL, ("trendRate",), "fast"),
+            [("type-not-float64", "/0/trendRate"), (EXISTS, "/0/trendRateUnits")],
+            id="trendRateUnits with a mistyped trendRate",
+        ),
     ],
 )
 def test_companion_fields(datum: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     assert errors_of(datum) == expected
+
+
+_DATUM_ID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("association", "expected"),
+    [
+        pytest.param({"type": "datum", "id": _DATUM_ID}, [], id="datum"),
+        pytest.param({"type": "url", "url": "https://example.org/a"}, [], id="url"),
+        pytest.param({"type": "datum"}, [(NOT_EXISTS, "/0/associations/0/id")], id="datum without id"),
+        pytest.param(
+            {"type": "datum", "id": "not-an-id"},
+            [("value-not-valid", "/0/associations/0/id")],
+            id="datum bad id",
+        ),
+        pytest.param(
+            {"type": "datum", "id": _DATUM_ID, "url": "https://example.org"},
+            [(EXISTS, "/0/associations/0/url")],
+            id="datum with url",
+        ),
+        pytest.param({"type": "url"}, [(NOT_EXISTS, "/0/associations/0/url")], id="url without url"),
+        pytest.param(
+            {"type": "url", "url": "https://example.org", "id": _DATUM_ID},
+            [(EXISTS, "/0/associations/0/id")],
+            id="url with id",
+        ),
+        pytest.param(
+            {"type": "url", "url": "example.org/a"},
+            [("value-not-valid", "/0/associations/0/url")],
+            id="url relative",
+        ),
+    ],
+)
+def test_association_fields(association: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """common/association/association.go: id and url by association type."""
+    assert errors_of({**CBG_MGDL, "associations": [association]}) == expected
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        pytest.param({"name": "Home"}, [], id="name"),
+        pytest.param({"gps": {"latitude": {"value": 1}}}, [], id="gps"),
+        pytest.param({}, [(NOT_EXISTS, "/0/location/gps")], id="neither"),
+    ],
+)
+def test_location_needs_gps_or_name(location: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """common/location/location.go: a location without a name needs gps."""
+    assert errors_of({**CBG_MGDL, "location": location}) == expected
 
 
 BG_TARGET_CASES = [
@@ -1427,14 +1494,38 @@ def test_all_errors_of_a_request_reported() -> None:
 # Each is the platform's behaviour (data/types/basal/* and data/types/bolus/* Go sources cited).
 
 
-def test_platform_zero_normal_needs_expected_normal() -> None:
-    """normal.go (and bolus automated.go): a normal of 0 is a bolus cancelled before any insulin."""
-    assert errors_of(put(NORMAL, ("normal",), 0)) == [(NOT_EXISTS, "/0/expectedNormal")]
+def test_platform_zero_dose_needs_no_expected_value() -> None:
+    """normal.go NormalFields and extended.go ExtendedFields require nothing of a dose of 0 (the older
+    form required the expected value; the automated bolus keeps it, below)."""
+    assert errors_of(put(NORMAL, ("normal",), 0)) == []
+    assert errors_of(put(SQUARE, ("extended",), 0)) == []
+    assert errors_of(put(DUAL, ("extended",), 0)) == []
+    assert errors_of({**DUAL, "normal": 0, "extended": 0}) == []
 
 
-def test_platform_zero_extended_needs_expected_extended() -> None:
-    """extended.go."""
-    assert errors_of(put(SQUARE, ("extended",), 0)) == [(NOT_EXISTS, "/0/expectedExtended")]
+def test_platform_delivered_value_bounded_by_expected() -> None:
+    """NormalFields / ExtendedFields: the delivered value within 0..expected, the error at the delivered
+    value (the older form put it at the expected value, "not between <delivered> and 100")."""
+    assert details_of({**NORMAL, "normal": 5, "expectedNormal": 4}) == [
+        (OUT, "/0/normal", "value 5 is not between 0 and 4")
+    ]
+    assert details_of({**SQUARE, "extended": 3, "expectedExtended": 2, "expectedDuration": 3_600_000}) == [
+        (OUT, "/0/extended", "value 3 is not between 0 and 2")
+    ]
+    assert details_of({**SQUARE, "expectedExtended": 2, "expectedDuration": 1_800_000}) == [
+        (OUT, "/0/duration", "value 3600000 is not between 0 and 1800000")
+    ]
+    # combination.go: the extended fields' errors, then the normal fields'.
+    assert errors_of(
+        {
+            **DUAL,
+            "normal": 3,
+            "expectedNormal": 2,
+            "extended": 3,
+            "expectedExtended": 2,
+            "expectedDuration": 1,
+        }
+    ) == [(OUT, "/0/duration"), (OUT, "/0/extended"), (OUT, "/0/normal")]
 
 
 def test_platform_expected_duration_needs_expected_extended() -> None:
@@ -1479,7 +1570,7 @@ def test_platform_temp_basal_needs_rate() -> None:
 def test_platform_expected_over_maximum_detail() -> None:
     """The one error is the expected value's own range, from the delivered value up to the maximum."""
     assert details_of(put(NORMAL, ("expectedNormal",), 100.1)) == [
-        (OUT, "/0/expectedNormal", "value 100.1 is not between 1 and 100")
+        (OUT, "/0/expectedNormal", "value 100.1 is not between 0 and 100")
     ]
     assert details_of({**NORMAL, "normal": 100.1, "expectedNormal": 100.2}) == [
         (OUT, "/0/normal", "value 100.1 is not between 0 and 100"),
@@ -1500,33 +1591,15 @@ def test_platform_expected_extended_needs_expected_duration() -> None:
     assert errors_of(put(DUAL, ("expectedDuration",), 3_600_000)) == [(EXISTS, "/0/expectedDuration")]
 
 
-def test_platform_dual_zero_extended_needs_expected_extended() -> None:
-    """combination.go, without expectedNormal: as extended.go."""
-    assert errors_of(put(DUAL, ("extended",), 0)) == [(NOT_EXISTS, "/0/expectedExtended")]
-
-
-def test_platform_dual_expected_normal_means_the_extended_part_never_ran() -> None:
-    """combination.go: with expectedNormal, duration and extended EqualTo(0) and both expected values
-    Exists()."""
-    assert details_of({**DUAL, "expectedNormal": 2}) == [
-        (OUT, "/0/duration", "value 3600000 is not equal to 0"),
-        (NOT_EXISTS, "/0/expectedDuration", "value does not exist"),
-        (OUT, "/0/extended", "value 1 is not equal to 0"),
-        (NOT_EXISTS, "/0/expectedExtended", "value does not exist"),
-    ]
-    # Out of range is then "not equal to 0", reported once.
+def test_platform_dual_expected_normal_constrains_only_normal() -> None:
+    """combination.go CombinationFields: expectedNormal no longer means the extended part never ran (the
+    older form required duration and extended 0 and both expected values); a normal of 0 no longer needs
+    an extended over 0."""
+    assert errors_of({**DUAL, "expectedNormal": 2}) == []
+    assert errors_of({**DUAL_STOPPED, "normal": 0}) == []
     assert details_of({**DUAL_STOPPED, "expectedNormal": 2, "duration": -1}) == [
-        (OUT, "/0/duration", "value -1 is not equal to 0"),
+        (OUT, "/0/duration", "value -1 is not between 0 and 3600000"),
     ]
-
-
-def test_platform_dual_zero_normal_needs_extended_or_expected_normal() -> None:
-    """combination.go: a normal of 0 needs an extended over 0 unless expectedNormal is given."""
-    assert errors_of(put(DUAL, ("normal",), 0)) == []
-    assert details_of({**DUAL_STOPPED, "normal": 0}) == [
-        (OUT, "/0/extended", "value 0 is not greater than 0"),
-    ]
-    assert errors_of({**DUAL_STOPPED, "normal": 0, "expectedNormal": 1}) == []
 
 
 SCHEDULED_SUPPRESSED = {"type": "basal", "deliveryType": "scheduled", "rate": 1, "scheduleName": "Standard"}
@@ -1683,6 +1756,29 @@ def test_platform_suspend_has_no_insulin_formulation() -> None:
     ]
     assert errors_of(put(SUSPEND, ("rate",), 1)) == [(NOT_PARSED, "/0/rate")]
     assert errors_of(put(TEMP, ("insulinFormulation",), formulation)) == []
+
+
+_COMPOUND = {"amount": 1, "formulation": {"simple": {"actingType": "rapid"}}}
+
+
+@pytest.mark.parametrize(
+    ("base", "ptr"),
+    [
+        pytest.param(TEMP, "/0/insulinFormulation", id="basal temp"),
+        pytest.param(NORMAL, "/0/insulinFormulation", id="bolus normal"),
+        pytest.param(AUTOMATED_BASAL, "/0/insulinFormulation", id="basal automated"),
+    ],
+)
+def test_platform_insulin_formulation_rules(base: dict[str, Any], ptr: str) -> None:
+    """basal and bolus parse insulinFormulation as insulin/formulation.go: compounds not with simple, and
+    at least one of simple, compounds or name (value-not-exists at simple)."""
+    simple = {"actingType": "rapid"}
+    assert errors_of(put(base, ("insulinFormulation",), {"simple": simple, "compounds": [_COMPOUND]})) == [
+        (EXISTS, f"{ptr}/compounds")
+    ]
+    assert errors_of(put(base, ("insulinFormulation",), {})) == [(NOT_EXISTS, f"{ptr}/simple")]
+    assert errors_of(put(base, ("insulinFormulation",), {"compounds": [_COMPOUND]})) == []
+    assert errors_of(put(base, ("insulinFormulation",), {"name": "Humalog"})) == []
 
 
 def test_suppressed_is_kept_in_the_stored_document() -> None:

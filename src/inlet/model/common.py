@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from inlet.model import errors as e
 from inlet.model import identity, timeutil
 from inlet.model.errors import Errors
 from inlet.model.fields import (
+    MISSING,
     AnyObject,
     Arr,
     Context,
@@ -82,6 +84,39 @@ ORIGIN = Obj(
     }
 )
 
+
+def _is_url(value: str) -> bool:
+    """The platform's ``net.ValidateURL``: absolute, with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return bool(parts.scheme) and bool(parts.netloc) and parts.hostname is not None
+
+
+def _association_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
+    """common/association/association.go: a ``datum`` association names a datum by ``id`` (a valid
+    data id) and has no ``url``; a ``url`` association has a ``url`` (absolute, with a host) and no
+    ``id``. The stored platform knows only these two types; ``blob`` and ``image`` get no rule here."""
+    kind = values.get("type", MISSING)
+    if kind == "datum":
+        ident = values.get("id", MISSING)
+        if "id" not in values:
+            errs.add(f"{ptr}/id", e.not_exists())
+        elif ident.__class__ is str and ident and not identity.is_valid_id(ident):
+            errs.add(f"{ptr}/id", e.not_valid(f"value {e.quote(ident)} is not valid as data id"))
+        if values.get("url", MISSING) is not MISSING:
+            errs.add(f"{ptr}/url", e.exists())
+    elif kind == "url":
+        if values.get("id", MISSING) is not MISSING:
+            errs.add(f"{ptr}/id", e.exists())
+        url = values.get("url", MISSING)
+        if "url" not in values:
+            errs.add(f"{ptr}/url", e.not_exists())
+        elif url.__class__ is str and url and not _is_url(url):
+            errs.add(f"{ptr}/url", e.not_valid(f"value {e.quote(url)} is not valid as url"))
+
+
 ASSOCIATION = Obj(
     {
         "type": OneOf(*ASSOCIATION_TYPES),
@@ -90,13 +125,22 @@ ASSOCIATION = Obj(
         "reason": Str(1000),
     },
     required=("type",),
+    rules=(_association_rule,),
 )
+
+
+def _location_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
+    """common/location/location.go: a location without a name needs ``gps`` (``value-not-exists``)."""
+    if "gps" not in values and values.get("name", MISSING) is MISSING:
+        errs.add(f"{ptr}/gps", e.not_exists())
+
 
 LOCATION = Obj(
     {
         "gps": AnyObject(),
         "name": Str(100),
-    }
+    },
+    rules=(_location_rule,),
 )
 
 COMMON_FIELDS: dict[str, Field] = {

@@ -1,8 +1,12 @@
 """bolus: a dose of insulin, by ``subType`` (platform data/types/bolus/*).
 
-The ``expected*`` fields hold what was programmed when delivery stopped early; the rules below check
-them against what was delivered, as the platform's ``Validate`` methods do. The ``expected*`` fields
-have no range of their own (the rules hold it), so a bad value is reported once.
+The ``expected*`` fields hold what was programmed when delivery stopped early. normal, square and
+dual/square follow the platform's newest ``NormalFields``/``ExtendedFields`` (bolus/normal/normal.go,
+bolus/extended/extended.go, bolus/combination/combination.go): each expected value lies in the field's
+whole range, and the delivered value is bounded by it (``normal`` <= ``expectedNormal``...), the error
+at the delivered value. Nothing else is required by an expected value or a zero dose, except that
+``expectedDuration`` goes with ``expectedExtended``. The automated bolus keeps the older form its
+platform file still has (see :data:`AUTOMATED`).
 """
 
 from __future__ import annotations
@@ -18,14 +22,12 @@ from inlet.model.types.insulin_common import (
     DOSE_MIN,
     DURATION_DAY_MS,
     FORMULATION,
-    check_expected,
-    equal_to,
     expected_rule,
-    greater_than,
     has,
     in_range,
     need,
     refuse,
+    within_expected,
 )
 
 SUB_TYPES = ("automated", "dual/square", "normal", "square")
@@ -53,82 +55,60 @@ def _bolus(
     )
 
 
-def _expected_duration_goes_with_expected_extended(values: dict[str, Any], ptr: str, errs: Errors) -> None:
-    """extended.go / combination.go: ``expectedDuration`` exists exactly when ``expectedExtended`` does."""
+def _extended_fields(values: dict[str, Any], ptr: str, errs: Errors) -> None:
+    """extended.go ``ExtendedFields.Validate``, in its order.
+
+    ``duration`` lies within 0..``expectedDuration`` and ``extended`` within 0..``expectedExtended``
+    when the expected value is itself in range, else within the whole range; each expected value has the
+    whole range; ``expectedDuration`` exists exactly when ``expectedExtended`` does.
+    """
+    within_expected(values, "duration", "expectedDuration", DURATION_MIN, DURATION_DAY_MS, ptr, errs)
+    in_range(values, "expectedDuration", DURATION_MIN, DURATION_DAY_MS, ptr, errs)
     if has(values, "expectedExtended"):
         need(values, "expectedDuration", ptr, errs)
     else:
         refuse(values, "expectedDuration", ptr, errs)
+    within_expected(values, "extended", "expectedExtended", DOSE_MIN, DOSE_MAX, ptr, errs)
+    in_range(values, "expectedExtended", DOSE_MIN, DOSE_MAX, ptr, errs)
+
+
+def _normal_fields(values: dict[str, Any], ptr: str, errs: Errors) -> None:
+    """normal.go ``NormalFields.Validate``: ``normal`` within 0..``expectedNormal`` (or 0..100)."""
+    within_expected(values, "normal", "expectedNormal", DOSE_MIN, DOSE_MAX, ptr, errs)
+    in_range(values, "expectedNormal", DOSE_MIN, DOSE_MAX, ptr, errs)
+
+
+def _normal_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
+    _normal_fields(values, ptr, errs)
 
 
 def _extended_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
-    """bolus/extended/extended.go (``duration`` and ``extended`` ranges are on their fields)."""
-    check_expected(values, ptr, errs, "duration", "expectedDuration", DURATION_MIN, DURATION_DAY_MS)
-    _expected_duration_goes_with_expected_extended(values, ptr, errs)
-    check_expected(values, ptr, errs, "extended", "expectedExtended", DOSE_MIN, DOSE_MAX, needed_at_lo=True)
+    _extended_fields(values, ptr, errs)
 
 
 def _combination_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
-    """bolus/combination/combination.go.
-
-    An ``expectedNormal`` means delivery stopped during the normal part, so the extended part never
-    ran: ``duration`` and ``extended`` are 0 and both ``expectedDuration`` and ``expectedExtended`` are
-    required. Otherwise the extended part is checked as a square bolus is. A ``normal`` of 0 needs an
-    ``extended`` over 0 (or an ``expectedNormal``). ``duration`` and ``extended`` have no range on their
-    fields, since which check applies depends on ``expectedNormal``.
-    """
-    if has(values, "expectedNormal"):
-        equal_to(values, "duration", DURATION_MIN, ptr, errs)
-        need(values, "expectedDuration", ptr, errs)
-        in_range(values, "expectedDuration", DURATION_MIN, DURATION_DAY_MS, ptr, errs)
-        equal_to(values, "extended", DOSE_MIN, ptr, errs)
-        need(values, "expectedExtended", ptr, errs)
-        in_range(values, "expectedExtended", DOSE_MIN, DOSE_MAX, ptr, errs)
-    else:
-        in_range(values, "duration", DURATION_MIN, DURATION_DAY_MS, ptr, errs)
-        check_expected(values, ptr, errs, "duration", "expectedDuration", DURATION_MIN, DURATION_DAY_MS)
-        _expected_duration_goes_with_expected_extended(values, ptr, errs)
-        in_range(values, "extended", DOSE_MIN, DOSE_MAX, ptr, errs)
-        check_expected(
-            values, ptr, errs, "extended", "expectedExtended", DOSE_MIN, DOSE_MAX, needed_at_lo=True
-        )
-    if values.get("normal") == DOSE_MIN:
-        if has(values, "extended"):
-            if not has(values, "expectedNormal"):
-                greater_than(values, "extended", DOSE_MIN, ptr, errs)
-        else:
-            greater_than(values, "expectedNormal", DOSE_MIN, ptr, errs)
-    check_expected(values, ptr, errs, "normal", "expectedNormal", DOSE_MIN, DOSE_MAX)
+    """combination.go ``CombinationFields.Validate``: the extended fields', then the normal fields'."""
+    _extended_fields(values, ptr, errs)
+    _normal_fields(values, ptr, errs)
 
 
-_NORMAL = {"normal": Float(DOSE_MIN, DOSE_MAX), "expectedNormal": Float()}
-_NORMAL_RULE = expected_rule("normal", "expectedNormal", DOSE_MIN, DOSE_MAX, needed_at_lo=True)
-"""bolus/normal/normal.go and bolus/automated/automated.go: a ``normal`` of 0 needs ``expectedNormal``."""
+# The delivered and expected values carry no range of their own: the rules above hold every range,
+# since a delivered value's limit is the expected one.
+_NORMAL = {"normal": Float(), "expectedNormal": Float()}
+_EXTENDED = {"extended": Float(), "expectedExtended": Float(), "duration": Int(), "expectedDuration": Int()}
 
-NORMAL = _bolus("normal", _NORMAL, ("normal",), (_NORMAL_RULE,))
-SQUARE = _bolus(
-    "square",
-    {
-        "extended": Float(DOSE_MIN, DOSE_MAX),
-        "expectedExtended": Float(),
-        "duration": Int(DURATION_MIN, DURATION_DAY_MS),
-        "expectedDuration": Int(),
-    },
-    ("extended", "duration"),
-    (_extended_rule,),
-)
+NORMAL = _bolus("normal", _NORMAL, ("normal",), (_normal_rule,))
+SQUARE = _bolus("square", _EXTENDED, ("extended", "duration"), (_extended_rule,))
 DUAL_SQUARE = _bolus(
-    "dual/square",
-    {
-        **_NORMAL,
-        "extended": Float(),
-        "expectedExtended": Float(),
-        "duration": Int(),
-        "expectedDuration": Int(),
-    },
-    ("normal", "extended", "duration"),
-    (_combination_rule,),
+    "dual/square", {**_NORMAL, **_EXTENDED}, ("normal", "extended", "duration"), (_combination_rule,)
 )
-AUTOMATED = _bolus("automated", _NORMAL, ("normal",), (_NORMAL_RULE,))
+AUTOMATED = _bolus(
+    "automated",
+    {"normal": Float(DOSE_MIN, DOSE_MAX), "expectedNormal": Float()},
+    ("normal",),
+    (expected_rule("normal", "expectedNormal", DOSE_MIN, DOSE_MAX, needed_at_lo=True),),
+)
+"""bolus/automated/automated.go, whose stored versions keep the older form: ``expectedNormal`` lies
+within ``normal``..100, and a ``normal`` of 0 needs it."""
 
 TYPES = [NORMAL, SQUARE, DUAL_SQUARE, AUTOMATED]

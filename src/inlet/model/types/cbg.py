@@ -8,7 +8,8 @@ from inlet.model import errors as e
 from inlet.model import glucose
 from inlet.model.base import DatumType
 from inlet.model.errors import Errors
-from inlet.model.fields import MISSING, Bool, Canonical, Context, Float, Glucose, GlucoseUnits, Int, OneOf
+from inlet.model.fields import Bool, Canonical, Context, Float, Glucose, GlucoseUnits, Int, OneOf
+from inlet.model.types.settings_common import check_exists, check_not_exists, value_of
 
 TRENDS = ("constant", "slowFall", "slowRise", "moderateFall", "moderateRise", "rapidFall", "rapidRise")
 SAMPLE_INTERVAL_MIN, SAMPLE_INTERVAL_MAX = 0, 86_400_000
@@ -30,9 +31,15 @@ class TrendRate(Float):
         return glucose.normalize_rate(value, units if isinstance(units, str) else None)
 
 
-def _trend_rate_needs_units(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
-    if values.get("trendRate", MISSING) is not MISSING and "trendRateUnits" not in values:
-        errs.add(f"{ptr}/trendRateUnits", e.not_exists())
+def _trend_rate_units_go_with_trend_rate(
+    values: dict[str, Any], ptr: str, errs: Errors, ctx: Context
+) -> None:
+    """continuous.go: ``trendRateUnits`` Exists() with a ``trendRate`` and NotExists() without one
+    (``value-exists`` at ``trendRateUnits``: units of a rate that is not there)."""
+    if value_of(values, "trendRate") is not None:
+        check_exists(values, "trendRateUnits", ptr, errs)
+    else:
+        check_not_exists(values, "trendRateUnits", ptr, errs)
 
 
 CBG = DatumType(
@@ -48,7 +55,7 @@ CBG = DatumType(
         "backfilled": Bool(),
     },
     required=("units", "value"),
-    rules=(_trend_rate_needs_units,),
+    rules=(_trend_rate_units_go_with_trend_rate,),
     description="continuous glucose monitor reading",
 )
 

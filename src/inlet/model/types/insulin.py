@@ -13,9 +13,8 @@ Fields:
 Compounds nest formulations (which may have compounds...) without limit in the platform; here at most
 :data:`FORMULATION_DEPTH_MAX` formulations deep (a deeper ``compounds`` key is ``not-parsed``).
 
-:data:`FORMULATION` is the full platform formulation. The shared ``insulin_common.FORMULATION`` used by
-basal and bolus ``insulinFormulation`` is looser (compounds kept as sent, actingType optional, no
-simple/compounds rule); this one could replace it.
+:data:`FORMULATION` is the full platform formulation; basal, bolus and pumpSettings
+``insulinFormulation`` use it too (``insulin_common.FORMULATION``).
 """
 
 from __future__ import annotations

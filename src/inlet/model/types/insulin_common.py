@@ -6,31 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from inlet.model import errors as e
-from inlet.model.errors import Errors, Problem
-from inlet.model.fields import MISSING, AnyObject, Arr, Context, Float, Obj, OneOf, Rule, Str
+from inlet.model.errors import Errors
+from inlet.model.fields import MISSING, Context, Rule
+from inlet.model.types.insulin import FORMULATION as INSULIN_FORMULATION
 
 DURATION_WEEK_MS = 604_800_000
 DURATION_DAY_MS = 86_400_000
 RATE_MIN, RATE_MAX = 0.0, 100.0
 DOSE_MIN, DOSE_MAX = 0.0, 100.0
 
-ACTING_TYPES = ("rapid", "short", "intermediate", "long")
-
-SIMPLE_FORMULATION = Obj(
-    {
-        "actingType": OneOf(*ACTING_TYPES),
-        "brand": Str(100),
-        "concentration": Obj({"units": OneOf("Units/mL"), "value": Float(0, 10000)}),
-    }
-)
-
-FORMULATION = Obj(
-    {
-        "simple": SIMPLE_FORMULATION,
-        "compounds": Arr(AnyObject(), 100),
-        "name": Str(100),
-    }
-)
+FORMULATION = INSULIN_FORMULATION
+"""``insulinFormulation`` of basal, bolus and pumpSettings: the platform's one ``insulin.Formulation``
+(basal and bolus packages parse it with ``dataTypesInsulin.ParseFormulation``), with its rules:
+``compounds`` not with ``simple``, and at least one of simple, compounds or name."""
 
 
 # ---- checks inside a rule ------------------------------------------------------------------------
@@ -63,30 +51,18 @@ def in_range(values: dict[str, Any], key: str, lo: float, hi: float, ptr: str, e
         errs.add(f"{ptr}/{key}", e.not_in_range(value, lo, hi))
 
 
-def equal_to(values: dict[str, Any], key: str, limit: float, ptr: str, errs: Errors) -> None:
-    """``EqualTo(limit)``."""
-    value = values.get(key, MISSING)
-    if value is not MISSING and value != limit:
-        errs.add(f"{ptr}/{key}", not_equal_to(value, limit))
-
-
-def greater_than(values: dict[str, Any], key: str, limit: float, ptr: str, errs: Errors) -> None:
-    """``GreaterThan(limit)``."""
-    value = values.get(key, MISSING)
-    if value is not MISSING and value <= limit:
-        errs.add(f"{ptr}/{key}", not_greater_than(value, limit))
-
-
-def not_equal_to(value: float, limit: float) -> Problem:
-    """structure/validator ``ErrorValueNotEqualTo``."""
-    detail = f"value {e.format_number(value)} is not equal to {e.format_number(limit)}"
-    return (e.VALUE_OUT_OF_RANGE, "value is out of range", detail)
-
-
-def not_greater_than(value: float, limit: float) -> Problem:
-    """structure/validator ``ErrorValueNotGreaterThan``."""
-    detail = f"value {e.format_number(value)} is not greater than {e.format_number(limit)}"
-    return (e.VALUE_OUT_OF_RANGE, "value is out of range", detail)
+def within_expected(
+    values: dict[str, Any], actual: str, expected: str, lo: float, hi: float, ptr: str, errs: Errors
+) -> None:
+    """The platform's newest bound of a delivered value by the programmed one (bolus ``NormalFields``
+    and ``ExtendedFields``): ``actual`` within ``lo..expected`` when ``expected`` is itself within
+    ``lo..hi``, else within ``lo..hi``. The error is at ``actual``; ``expected``'s own range is checked
+    apart, so an expected value out of range gives one error, at itself."""
+    limit = values.get(expected, MISSING)
+    if limit is not MISSING and lo <= limit <= hi:
+        in_range(values, actual, lo, limit, ptr, errs)
+    else:
+        in_range(values, actual, lo, hi, ptr, errs)
 
 
 def check_expected(
@@ -108,8 +84,8 @@ def check_expected(
     field), ``expected`` is only checked against ``lo..hi``, so one bad value gives one error.
 
     The ``expected`` field carries no range of its own: this check is its only range check, so a value
-    over ``hi`` is reported once (bolus/normal/normal.go, bolus/extended/extended.go,
-    basal/scheduled/scheduled.go and the other basal types).
+    over ``hi`` is reported once (basal/scheduled/scheduled.go and the other basal types,
+    bolus/automated/automated.go; bolus normal, square and dual/square use :func:`within_expected`).
     """
     have = values.get(actual, MISSING)
     if have is not MISSING and lo <= have <= hi:
