@@ -1288,6 +1288,16 @@ def test_alert_times(datum: dict[str, Any], expected: list[tuple[str, str]]) -> 
     assert errors_of(datum) == expected
 
 
+def test_alert_parameters_kept_as_sent() -> None:
+    """The platform's alert has ``parameters`` (``metadata.Metadata``): a free-form object."""
+    parameters = {"threshold": 55, "units": "mg/dL", "nested": {"snooze": [15, 30]}}
+    datum = put(ALERT, ("parameters",), parameters)
+    assert errors_of(datum) == []
+    [parsed] = parse_data([datum]).datums
+    assert parsed.doc["parameters"] == parameters
+    assert errors_of(put(ALERT, ("parameters",), [1])) == [("type-not-object", "/0/parameters")]
+
+
 def test_alert_not_after_detail() -> None:
     datum = put(ALERT, ("acknowledgedTime",), "2024-03-01T07:00:00-05:00")
     assert details_of(datum) == [

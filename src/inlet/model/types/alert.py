@@ -4,7 +4,8 @@ Fields: ``name`` (required, non-empty, <= 100 chars); ``priority`` (critical, no
 ``trigger`` (delayed, immediate, repeating) with ``triggerDelay`` (integer seconds 0..86400, required
 for delayed and repeating triggers, refused for immediate or no trigger); ``sound`` (name, silence,
 vibrate) with ``soundName`` (required, non-empty, <= 100 chars when sound is ``name``, refused
-otherwise); ``issuedTime`` (required, not the zero time), ``acknowledgedTime`` and ``retractedTime``
+otherwise); ``parameters`` (a free-form object, the platform's ``metadata.Metadata``, kept as
+sent); ``issuedTime`` (required, not the zero time), ``acknowledgedTime`` and ``retractedTime``
 (each after issuedTime). The times are RFC 3339 and stored in UTC.
 """
 
@@ -17,7 +18,7 @@ from inlet.model import errors as e
 from inlet.model import timeutil
 from inlet.model.base import DatumType
 from inlet.model.errors import Errors, Problem
-from inlet.model.fields import MISSING, Context, Int, OneOf, Str, Time
+from inlet.model.fields import MISSING, AnyObject, Context, Int, OneOf, Str, Time
 from inlet.model.types.food import text_when
 
 NAME_MAX = 100
@@ -76,6 +77,7 @@ ALERT = DatumType(
         "triggerDelay": Int(),
         "sound": OneOf(*SOUNDS),
         "soundName": Str(empty_ok=True),
+        "parameters": AnyObject(),
         "issuedTime": Time(),
         "acknowledgedTime": Time(),
         "retractedTime": Time(),
