@@ -1058,17 +1058,79 @@ def test_association_fields(association: dict[str, Any], expected: list[tuple[st
     assert errors_of({**CBG_MGDL, "associations": [association]}) == expected
 
 
+GPS = {"latitude": {"units": "degrees", "value": 45.5}, "longitude": {"units": "degrees", "value": -122.6}}
+
+
 @pytest.mark.parametrize(
     ("location", "expected"),
     [
         pytest.param({"name": "Home"}, [], id="name"),
-        pytest.param({"gps": {"latitude": {"value": 1}}}, [], id="gps"),
+        pytest.param({"gps": GPS}, [], id="gps"),
         pytest.param({}, [(NOT_EXISTS, "/0/location/gps")], id="neither"),
     ],
 )
 def test_location_needs_gps_or_name(location: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     """common/location/location.go: a location without a name needs gps."""
     assert errors_of({**CBG_MGDL, "location": location}) == expected
+
+
+FEET_10000_M = 32808.39895013123  # 10000 / 0.3048, as Go's constant arithmetic rounds it
+OUT = "value-out-of-range"
+
+
+@pytest.mark.parametrize(
+    ("gps", "expected"),
+    [
+        pytest.param(GPS, [], id="latitude and longitude"),
+        pytest.param(
+            {
+                **GPS,
+                "elevation": {"units": "feet", "value": FEET_10000_M},
+                "floor": -1000,
+                "horizontalAccuracy": {"units": "meters", "value": 1000},
+                "verticalAccuracy": {"units": "feet", "value": 0},
+                "origin": {"name": "phone"},
+            },
+            [],
+            id="every field at its limit",
+        ),
+        pytest.param(
+            {"latitude": GPS["latitude"]}, [(NOT_EXISTS, "/0/location/gps/longitude")], id="no longitude"
+        ),
+        pytest.param(
+            {**GPS, "latitude": {"units": "radians", "value": 90.1}},
+            [(OUT, "/0/location/gps/latitude/units"), (OUT, "/0/location/gps/latitude/value")],
+            id="latitude units and range",
+        ),
+        pytest.param(
+            {**GPS, "longitude": {"units": "degrees", "value": -180.5}},
+            [(OUT, "/0/location/gps/longitude/value")],
+            id="longitude range",
+        ),
+        pytest.param(
+            {**GPS, "elevation": {"units": "meters", "value": 10000.5}},
+            [(OUT, "/0/location/gps/elevation/value")],
+            id="elevation over 10 km",
+        ),
+        pytest.param({**GPS, "floor": 1001}, [(OUT, "/0/location/gps/floor")], id="floor"),
+        pytest.param(
+            {**GPS, "horizontalAccuracy": {"units": "yards", "value": 1}},
+            [("value-not-allowed", "/0/location/gps/horizontalAccuracy/units")],
+            id="accuracy units",
+        ),
+        pytest.param({**GPS, "heading": 5}, [("not-parsed", "/0/location/gps/heading")], id="unknown field"),
+    ],
+)
+def test_location_gps(gps: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """common/location/gps.go and its parts: the gps object is checked, not kept as sent."""
+    assert errors_of({**CBG_MGDL, "location": {"gps": gps}}) == expected
+
+
+def test_location_units_detail() -> None:
+    datum = {**CBG_MGDL, "location": {"gps": {**GPS, "latitude": {"units": "radians", "value": 1}}}}
+    assert details_of(datum) == [
+        (OUT, "/0/location/gps/latitude/units", 'value "radians" is not equal to "degrees"'),
+    ]
 
 
 BG_TARGET_CASES = [

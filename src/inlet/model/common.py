@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,13 +15,16 @@ from inlet.model.fields import (
     Arr,
     Context,
     DeviceTime,
+    Exactly,
     Field,
+    Float,
     Int,
     Obj,
     OneOf,
     Str,
     Time,
     TimeZoneName,
+    measured,
 )
 
 STORAGE_ONLY = frozenset(
@@ -135,9 +139,38 @@ def _location_rule(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context)
         errs.add(f"{ptr}/gps", e.not_exists())
 
 
+def _feet(meters: str) -> float:
+    """``meters / 0.3048`` as Go computes a constant expression: exactly, then rounded once."""
+    return float(Fraction(meters) / Fraction("0.3048"))
+
+
+def _degrees(lo: float, hi: float) -> Obj:
+    """location/latitude.go, longitude.go: ``{units: "degrees", value}``, both required."""
+    return Obj({"units": Exactly("degrees"), "value": Float(lo, hi)}, required=("units", "value"))
+
+
+def _distance(meters_max: str) -> Obj:
+    """location/elevation.go, accuracy.go: ``{units, value}`` in feet or meters, from 0."""
+    return measured({"feet": (0.0, _feet(meters_max)), "meters": (0.0, float(meters_max))})
+
+
+GPS = Obj(
+    {
+        "elevation": _distance("10000"),
+        "floor": Int(-1000, 1000),
+        "horizontalAccuracy": _distance("1000"),
+        "latitude": _degrees(-90.0, 90.0),
+        "longitude": _degrees(-180.0, 180.0),
+        "origin": ORIGIN,
+        "verticalAccuracy": _distance("1000"),
+    },
+    required=("latitude", "longitude"),
+)
+"""location/gps.go: latitude and longitude required; the rest optional."""
+
 LOCATION = Obj(
     {
-        "gps": AnyObject(),
+        "gps": GPS,
         "name": Str(100),
     },
     rules=(_location_rule,),

@@ -194,6 +194,15 @@ def not_less_than_or_equal_to(value: float | int, limit: float | int) -> Problem
     )
 
 
+def not_equal_to(value: Any, expected: Any) -> Problem:
+    """The platform's ``EqualTo`` (``ErrorValueNotEqualTo``): reported as out of range."""
+    return (
+        VALUE_OUT_OF_RANGE,
+        "value is out of range",
+        f"value {stringify(value)} is not equal to {stringify(expected)}",
+    )
+
+
 def not_one_of(value: Any, allowed: Iterable[Any]) -> Problem:
     return (
         VALUE_NOT_ALLOWED,

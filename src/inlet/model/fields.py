@@ -180,6 +180,20 @@ def OneOf(*values: str) -> Str:
     return Str(one_of=values)
 
 
+class Exactly(Str):
+    """A string that must be one given value (the platform's ``EqualTo``, e.g. ``units: "degrees"``)."""
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: str) -> None:
+        super().__init__()
+        self.expected = expected
+
+    def validate(self, value: Any, ptr: str, errs: Errors, ctx: Context) -> None:
+        if value != self.expected:
+            errs.add(ptr, e.not_equal_to(value, self.expected))
+
+
 class Time(Field):
     """An RFC 3339 time with a zone; normalized to UTC with milliseconds (``...Z``)."""
 
@@ -406,6 +420,29 @@ class MapOf(Field):
 
 Rule = Callable[[dict[str, Any], str, Errors, Context], None]
 """A cross-field check on a parsed object: ``rule(values, pointer, errors, context)``."""
+
+
+def measured(ranges: Mapping[str, tuple[float, float]]) -> Obj:
+    """``{units, value}``, both required, the value's inclusive range depending on the units.
+
+    ``ranges`` maps each allowed unit (in the platform's order, which the error detail lists) to its
+    range. With units that are not allowed, the value is not range-checked (the units error suffices).
+    """
+
+    def value_in_range(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
+        units = values.get("units", MISSING)
+        value = values.get("value", MISSING)
+        if value is MISSING or not isinstance(units, str):
+            return
+        bounds = ranges.get(units)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            errs.add(f"{ptr}/value", e.not_in_range(value, bounds[0], bounds[1]))
+
+    return Obj(
+        {"units": OneOf(*ranges), "value": Float()},
+        required=("units", "value"),
+        rules=(value_in_range,),
+    )
 
 
 def _child(ptr: str, key: str) -> str:

@@ -16,18 +16,17 @@ deeper ``ingredients`` key is a ``not-parsed`` error), which keeps validation we
 recursion limit whatever the request holds.
 
 This module also holds the small pieces the other "lifestyle" types share (water, physicalActivity,
-insulin, reportedState, alert): :class:`NonEmptyArr`, :func:`measured` and :func:`text_when`.
+insulin, reportedState, alert): :class:`NonEmptyArr` and :func:`text_when` (``measured`` lives in ``fields``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from inlet.model import errors as e
 from inlet.model.base import DatumType
 from inlet.model.errors import Errors
-from inlet.model.fields import MISSING, Arr, Context, Field, Float, Int, Obj, OneOf, Rule, Str
+from inlet.model.fields import MISSING, Arr, Context, Field, Float, Int, Obj, OneOf, Rule, Str, measured
 
 # ---- shared helpers ----------------------------------------------------------------------------
 
@@ -43,29 +42,6 @@ class NonEmptyArr(Arr):
             errs.add(ptr, e.empty())
             return
         super().validate(value, ptr, errs, ctx)
-
-
-def measured(ranges: Mapping[str, tuple[float, float]]) -> Obj:
-    """``{units, value}``, both required, the value's inclusive range depending on the units.
-
-    ``ranges`` maps each allowed unit (in the platform's order, which the error detail lists) to its
-    range. With units that are not allowed, the value is not range-checked (the units error suffices).
-    """
-
-    def value_in_range(values: dict[str, Any], ptr: str, errs: Errors, ctx: Context) -> None:
-        units = values.get("units", MISSING)
-        value = values.get("value", MISSING)
-        if value is MISSING or not isinstance(units, str):
-            return
-        bounds = ranges.get(units)
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:
-            errs.add(f"{ptr}/value", e.not_in_range(value, bounds[0], bounds[1]))
-
-    return Obj(
-        {"units": OneOf(*ranges), "value": Float()},
-        required=("units", "value"),
-        rules=(value_in_range,),
-    )
 
 
 def text_when(selector: str, selected: str, key: str, max_len: int, *, required: bool = True) -> Rule:

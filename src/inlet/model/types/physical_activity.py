@@ -23,8 +23,8 @@ from typing import Any
 from inlet.model import errors as e
 from inlet.model.base import DatumType
 from inlet.model.errors import Errors
-from inlet.model.fields import MISSING, Bool, Context, Int, Obj, OneOf, Str, Time
-from inlet.model.types.food import ENERGY, measured, text_when
+from inlet.model.fields import MISSING, Bool, Context, Int, Obj, OneOf, Str, Time, measured
+from inlet.model.types.food import ENERGY, text_when
 
 ACTIVITY_TYPES = (
     "americanFootball",

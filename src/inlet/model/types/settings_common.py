@@ -49,14 +49,6 @@ SCALE_FACTOR_MIN, SCALE_FACTOR_MAX = 0.1, 10.0
 # ---- problems the framework does not spell ---------------------------------------------------
 
 
-def not_equal_to(value: float | int, limit: float | int) -> Problem:
-    return (
-        e.VALUE_OUT_OF_RANGE,
-        "value is out of range",
-        f"value {e.format_number(value)} is not equal to {e.format_number(limit)}",
-    )
-
-
 def size_not_less_than_or_equal_to(size: int, limit: int) -> Problem:
     return (e.SIZE_OUT_OF_RANGE, "size is out of range", f"size {size} is not less than or equal to {limit}")
 
@@ -306,7 +298,7 @@ class StartArray(Arr):
             if start is not None:
                 if index == 0:
                     if start != SCHEDULE_START_MIN:
-                        errs.add(f"{child}/start", not_equal_to(start, SCHEDULE_START_MIN))
+                        errs.add(f"{child}/start", e.not_equal_to(start, SCHEDULE_START_MIN))
                 elif not minimum <= start <= SCHEDULE_START_MAX:
                     errs.add(f"{child}/start", e.not_in_range(start, minimum, SCHEDULE_START_MAX))
             if index == 0:

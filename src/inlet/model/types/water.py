@@ -7,7 +7,7 @@ gallons (0..10), liters (0..37.854118), milliliters (0..37854.118) or ounces (0.
 from __future__ import annotations
 
 from inlet.model.base import DatumType
-from inlet.model.types.food import measured
+from inlet.model.fields import measured
 
 AMOUNT_RANGES = {
     # 10 gallons at 3.7854118 L and 128 oz per gallon, written out exactly as the platform's constants.
