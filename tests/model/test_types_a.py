@@ -1126,6 +1126,26 @@ def test_location_gps(gps: dict[str, Any], expected: list[tuple[str, str]]) -> N
     assert errors_of({**CBG_MGDL, "location": {"gps": gps}}) == expected
 
 
+@pytest.mark.parametrize("key", ["tags", "associations", "annotations"])
+def test_empty_common_arrays_are_refused(key: str) -> None:
+    """data/types/base.go: tags (NotEmpty), associations and annotations (their arrays' Validate) report
+    an empty array as ``value-empty``."""
+    assert errors_of({**CBG_MGDL, key: []}) == [("value-empty", f"/0/{key}")]
+
+
+def test_empty_notes_are_accepted() -> None:
+    """base.go sets an empty ``notes`` to nil before validating it (Dexcom's fetch sent empty notes)."""
+    assert errors_of({**CBG_MGDL, "notes": []}) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"), [("carelink", []), ("medtronic", [(OUT, "/0/source")])], ids=["carelink", "other"]
+)
+def test_source_is_carelink_only(source: str, expected: list[tuple[str, str]]) -> None:
+    """base.go: ``source`` EqualTo "carelink" (before, any ``source`` was refused as not parsed)."""
+    assert errors_of({**CBG_MGDL, "source": source}) == expected
+
+
 def test_location_units_detail() -> None:
     datum = {**CBG_MGDL, "location": {"gps": {**GPS, "latitude": {"units": "radians", "value": 1}}}}
     assert details_of(datum) == [

@@ -19,6 +19,7 @@ from inlet.model.fields import (
     Field,
     Float,
     Int,
+    NonEmptyArr,
     Obj,
     OneOf,
     Str,
@@ -188,12 +189,13 @@ COMMON_FIELDS: dict[str, Field] = {
     "deviceId": Str(),
     "uploadId": Str(),
     "guid": Guid(),
-    "annotations": Arr(AnyObject(), ANNOTATIONS_MAX),
+    "annotations": NonEmptyArr(AnyObject(), ANNOTATIONS_MAX),
     "notes": Arr(Str(NOTE_LENGTH_MAX), NOTES_MAX),
-    "tags": Arr(Str(TAG_LENGTH_MAX), TAGS_MAX, unique=True),
+    "tags": NonEmptyArr(Str(TAG_LENGTH_MAX), TAGS_MAX, unique=True),
     "origin": ORIGIN,
     "payload": AnyObject(),
-    "associations": Arr(ASSOCIATION, 100),
+    "source": Exactly("carelink"),  # the platform's only source value (Carelink imports)
+    "associations": NonEmptyArr(ASSOCIATION, 100),
     "location": LOCATION,
 }
 COMMON_REQUIRED = ("type", "time")

@@ -418,6 +418,19 @@ class MapOf(Field):
         return {k: self.item.normalize(v, ctx) for k, v in value.items() if v is not MISSING}
 
 
+class NonEmptyArr(Arr):
+    """An array that must hold at least one item: an empty one is ``value-empty`` (as the platform's
+    ingredient, compound and mix arrays report it), a long one ``length-out-of-range``."""
+
+    __slots__ = ()
+
+    def validate(self, value: Any, ptr: str, errs: Errors, ctx: Context) -> None:
+        if not value:
+            errs.add(ptr, e.empty())
+            return
+        super().validate(value, ptr, errs, ctx)
+
+
 Rule = Callable[[dict[str, Any], str, Errors, Context], None]
 """A cross-field check on a parsed object: ``rule(values, pointer, errors, context)``."""
 

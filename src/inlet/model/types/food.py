@@ -26,22 +26,21 @@ from typing import Any
 from inlet.model import errors as e
 from inlet.model.base import DatumType
 from inlet.model.errors import Errors
-from inlet.model.fields import MISSING, Arr, Context, Field, Float, Int, Obj, OneOf, Rule, Str, measured
+from inlet.model.fields import (
+    MISSING,
+    Context,
+    Field,
+    Float,
+    Int,
+    NonEmptyArr,
+    Obj,
+    OneOf,
+    Rule,
+    Str,
+    measured,
+)
 
 # ---- shared helpers ----------------------------------------------------------------------------
-
-
-class NonEmptyArr(Arr):
-    """An array that must hold at least one item: an empty one is ``value-empty`` (as the platform's
-    ingredient, compound and mix arrays report it), a long one ``length-out-of-range``."""
-
-    __slots__ = ()
-
-    def validate(self, value: Any, ptr: str, errs: Errors, ctx: Context) -> None:
-        if not value:
-            errs.add(ptr, e.empty())
-            return
-        super().validate(value, ptr, errs, ctx)
 
 
 def text_when(selector: str, selected: str, key: str, max_len: int, *, required: bool = True) -> Rule:

@@ -24,8 +24,7 @@ from typing import Any
 from inlet.model import errors as e
 from inlet.model.base import DatumType
 from inlet.model.errors import Errors
-from inlet.model.fields import Context, Field, Float, Obj, OneOf, Str
-from inlet.model.types.food import NonEmptyArr
+from inlet.model.fields import Context, Field, Float, NonEmptyArr, Obj, OneOf, Str
 
 DOSE_MIN, DOSE_MAX = 0.0, 250.0
 CORRECTION_MIN, CORRECTION_MAX = -250.0, 250.0
