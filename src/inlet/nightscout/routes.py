@@ -484,15 +484,21 @@ async def post_entries(request: Request, site_id: str, services: ServicesDep) ->
 def delete_entries(
     request: Request, site_id: str, services: ServicesDep, spec: str | None = None
 ) -> Response:
-    access = need(resolve(request, services, site_id), "entries")
-    find = _delete_find(request)
     name = spec[:-5] if spec and spec.endswith(".json") else spec
+    key = name if name and name not in ("sgv", "mbg", "cal", "*") else None
+    return _delete(request, site_id, services, "entries", key)
+
+
+def _delete(
+    request: Request, site_id: str, services: ServicesDep, collection: str, key: str | None
+) -> Response:
+    """v1 DELETE: the one record ``key`` names, else every record the ``find`` query matches, as
+    tombstones (a deleted record stays in the history); answers Nightscout's count shape."""
+    access = need(resolve(request, services, site_id), collection)
+    find = _delete_find(request)
     with services.engine.begin() as conn:
-        if name and name not in ("sgv", "mbg", "cal", "*"):
-            keys = [name]
-        else:
-            keys = store.keys_matching(conn, access.site, "entries", find)
-        n = store.tombstone(conn, access.site, "entries", keys, to_micros(_now()))
+        keys = [key] if key else store.keys_matching(conn, access.site, collection, find)
+        n = store.tombstone(conn, access.site, collection, keys, to_micros(_now()))
     return _json({"n": n, "ok": 1, "deletedCount": n})
 
 
@@ -522,12 +528,7 @@ async def post_treatments(request: Request, site_id: str, services: ServicesDep)
 def delete_treatments(
     request: Request, site_id: str, services: ServicesDep, key: str | None = None
 ) -> Response:
-    access = need(resolve(request, services, site_id), "treatments")
-    find = _delete_find(request)
-    with services.engine.begin() as conn:
-        keys = [key] if key else store.keys_matching(conn, access.site, "treatments", find)
-        n = store.tombstone(conn, access.site, "treatments", keys, to_micros(_now()))
-    return _json({"n": n, "ok": 1, "deletedCount": n})
+    return _delete(request, site_id, services, "treatments", key)
 
 
 # ---- v1: devicestatus and profile (kept as documents) -----------------------------------------------
@@ -552,12 +553,7 @@ async def post_devicestatus(request: Request, site_id: str, services: ServicesDe
 def delete_devicestatus(
     request: Request, site_id: str, services: ServicesDep, key: str | None = None
 ) -> Response:
-    access = need(resolve(request, services, site_id), "devicestatus")
-    find = _delete_find(request)
-    with services.engine.begin() as conn:
-        keys = [key] if key else store.keys_matching(conn, access.site, "devicestatus", find)
-        n = store.tombstone(conn, access.site, "devicestatus", keys, to_micros(_now()))
-    return _json({"n": n, "ok": 1, "deletedCount": n})
+    return _delete(request, site_id, services, "devicestatus", key)
 
 
 @_route(["GET"], "/profile", "/profile.json", "/profiles", "/profiles.json")
