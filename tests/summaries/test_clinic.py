@@ -106,6 +106,8 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     )
     assert _names(paged.json()) == ["Ann", "Bea"]
     assert paged.json()["meta"]["count"] == 4
+    past = client.get(url, params={"offset": 10, "cgm.timeInTargetPercent": ">0.5"}, headers=h).json()
+    assert past == {"data": [], "meta": {"count": 2}}  # a page past the end still counts
     recent = client.get(
         url, params={"sort": "-lastData", "cgm.lastDataFrom": "2026-11-20T00:00:00Z"}, headers=h
     )

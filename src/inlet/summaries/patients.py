@@ -162,8 +162,6 @@ def list_patients(
         target = alias.c.last_data if f.name.startswith("lastData") else alias.c[f.name]
         conditions.append(_compare(target, f.op, f.value))
     where = and_(*conditions)
-    count = int(conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one())
-
     order: list[Any] = []
     if query.sort:
         descending, name = query.sort[0] == "-", query.sort[1:]
@@ -181,17 +179,22 @@ def list_patients(
             column = alias.c[name]
         order.append((column.desc() if descending else column.asc()).nulls_last())
     order += [cp.created_time, cp.user_id]
-    # The page's ids first (a sort that carries only keys), then its records by primary key.
-    page_ids = list(
-        conn.execute(
-            select(cp.user_id)
-            .select_from(joined(filtered | sorted_by))
-            .where(where)
-            .order_by(*order)
-            .offset(query.offset)
-            .limit(query.limit)
-        ).scalars()
-    )
+    # The page's ids first (a sort that carries only keys), then its records by primary key. The
+    # count rides along as a window over the same scan (the outer joins are on unique keys, so they
+    # add no rows); a page past the end has no row to carry it and counts separately.
+    page = conn.execute(
+        select(cp.user_id, func.count().over().label("total"))
+        .select_from(joined(filtered | sorted_by))
+        .where(where)
+        .order_by(*order)
+        .offset(query.offset)
+        .limit(query.limit)
+    ).all()
+    page_ids = [row.user_id for row in page]
+    if page:
+        count = int(page[0].total)
+    else:
+        count = int(conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one())
     found = (
         {
             row.user_id: c.Patient.from_row(row)
