@@ -180,21 +180,19 @@ def list_patients(
         order.append((column.desc() if descending else column.asc()).nulls_last())
     order += [cp.created_time, cp.user_id]
     # The page's ids first (a sort that carries only keys), then its records by primary key. The
-    # count rides along as a window over the same scan (the outer joins are on unique keys, so they
-    # add no rows); a page past the end has no row to carry it and counts separately.
-    page = conn.execute(
-        select(cp.user_id, func.count().over().label("total"))
-        .select_from(joined(filtered | sorted_by))
-        .where(where)
-        .order_by(*order)
-        .offset(query.offset)
-        .limit(query.limit)
-    ).all()
-    page_ids = [row.user_id for row in page]
-    if page:
-        count = int(page[0].total)
-    else:
-        count = int(conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one())
+    # count is its own statement: without filters it needs no join, and a window count over the
+    # page's scan measured slower on SQLite (30 ms against 20 + 0.3) and no faster on PostgreSQL.
+    page_ids = list(
+        conn.execute(
+            select(cp.user_id)
+            .select_from(joined(filtered | sorted_by))
+            .where(where)
+            .order_by(*order)
+            .offset(query.offset)
+            .limit(query.limit)
+        ).scalars()
+    )
+    count = int(conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one())
     found = (
         {
             row.user_id: c.Patient.from_row(row)
