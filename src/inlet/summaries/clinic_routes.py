@@ -180,16 +180,12 @@ def mark_reviewed(
 
 @router.delete("/v1/clinics/{clinic_id}/patients/{patient_id}/reviews")
 def undo_review(clinic_id: str, patient_id: str, caller: CallerDep, conn: WriteConn) -> Response:
-    """Undo the patient's newest review (the calling clinician's own only: 409 when another
-    clinician made it, 404 when there is none); answers the reviews left, newest first."""
+    """Undo the patient's newest review when the caller made it (a service undoes what it recorded
+    as ``service``); answers the reviews left, newest first: 409 when another clinician made the
+    newest, ``[]`` when there is none to undo."""
     clinic = clinic_access(conn, caller, clinic_id)
     patient = clinic_patient(conn, clinic, patient_id)
-    if caller.user_id is None:
-        raise PlatformError(400, "user-required", "expected user access token", "expected user access token")
-    undone = c.undo_review(conn, patient, caller.user_id)
-    if undone is None:
-        raise not_found("review-not-found", "review of patient", patient_id)
-    if not undone:
+    if c.undo_review(conn, patient, caller.user_id or "service") is False:
         raise PlatformError(
             409,
             "review-not-owner",
