@@ -2,13 +2,14 @@
 
 Each patient row shows the name, the last data (in the patient's own time zone, labelled), CGM use,
 time in ranges as a small stacked bar, GMI, when the patient was last reviewed, the partner
-connections with their actions (``Request connection`` / ``Resend``; an email with a connect link,
-:func:`inlet.partners.requests.request_connection`), and "Mark reviewed". Above it: Tidepool's quick
-filters (very low > 1 %, any low > 4 %, TIR < 70 %, any high > 25 %, very high > 5 %, CGM use < 70 %),
-the period (1, 7, 14, 30 days), search and tags; every column header sorts. Everything is a GET
-form or a link (so the page works without JavaScript; htmx boosts them), and the list is the API's
-one indexed query (:mod:`inlet.summaries.patients`). ``/clinic/tide`` is the TIDE view. Creating a
-clinic, adding clinicians (existing accounts, by email) and adding patients are plain forms here.
+connections with their actions (``Request connection`` / ``Resend`` / ``Reconnect``; an email with
+a connect link, :func:`inlet.partners.requests.request_connection`), and "Mark reviewed". Above it:
+Tidepool's quick filters (very low > 1 %, any low > 4 %, TIR < 70 %, any high > 25 %, very high
+> 5 %, CGM use < 70 %), the period (1, 7, 14, 30 days), search and tags; every column header
+sorts. Everything is a GET form or a link (so the page works without JavaScript; htmx boosts them),
+and the list is the API's indexed query (:mod:`inlet.summaries.patients`). ``/clinic/tide`` is the
+TIDE view. Creating a clinic, adding clinicians (existing accounts, by email) and adding patients
+are plain forms here.
 """
 
 from __future__ import annotations
@@ -79,8 +80,12 @@ class PatientConnection:
 
     @property
     def action(self) -> str | None:
+        """What the clinician can do: nothing when connected; ``Reconnect`` (ask the patient, again,
+        to connect) when the connection broke; else ask, or ask again."""
         if self.state == CONNECTED:
             return None
+        if self.state == ERROR:
+            return "Reconnect"
         return "Resend" if self.requested is not None else "Request connection"
 
 
