@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
@@ -42,6 +43,7 @@ from inlet.db.schema import (
 )
 from inlet.services import create_services
 from inlet.settings import Settings
+from inlet.summaries.patients import flat_from_columns
 
 P99_TARGET_MS = 200.0
 NOW = 1_796_000_000_000_000
@@ -105,6 +107,14 @@ def seed(engine: Engine, patients: int) -> tuple[str, str, list[str]]:
                 continue  # no data
             last = NOW - rng.randrange(0, 30 * 86_400_000_000)
             for kind in ("cgm", "bgm"):
+                flat = {}
+                for period in ("1d", "7d", "14d", "30d"):
+                    values = {f: rng.random() for f in SUMMARY_FIELDS}
+                    values.update({f"{f}Delta": rng.random() - 0.5 for f in SUMMARY_FIELDS})
+                    period_rows.append(
+                        {"user_id": user_id, "type": kind, "period": period, "last_data": last, **values}
+                    )
+                    flat[period] = flat_from_columns(values, kind)
                 summary_rows.append(
                     {
                         "user_id": user_id,
@@ -113,14 +123,9 @@ def seed(engine: Engine, patients: int) -> tuple[str, str, list[str]]:
                         "first_data": last - 10**13,
                         "last_updated": NOW,
                         "doc": {"periods": {}},
+                        "clinic_periods": orjson.dumps(flat).decode(),  # as the updater stores it
                     }
                 )
-                for period in ("1d", "7d", "14d", "30d"):
-                    values = {f: rng.random() for f in SUMMARY_FIELDS}
-                    values.update({f"{f}Delta": rng.random() - 0.5 for f in SUMMARY_FIELDS})
-                    period_rows.append(
-                        {"user_id": user_id, "type": kind, "period": period, "last_data": last, **values}
-                    )
         for table, rows in (
             (users, user_rows),
             (clinic_patients, patient_rows),

@@ -133,7 +133,8 @@ def worker(
     ] = None,
 ) -> None:
     """The sync worker: claims due partner sync tasks by lease and runs them (fetch, store, schedule);
-    also sends connection reminders and retries queued emails."""
+    also sends connection reminders, retries queued emails and recomputes outdated summaries (so a
+    one-shot worker leaves every summary current)."""
     import asyncio
     import signal
 
@@ -142,6 +143,7 @@ def worker(
     from inlet.logs import configure_logging
     from inlet.services import create_services
     from inlet.settings import load_settings
+    from inlet.summaries.updater import run_updater, update_all_outdated
     from inlet.sync.service import build_worker, housekeeping, housekeeping_once
 
     settings = load_settings()
@@ -160,14 +162,18 @@ def worker(
             if once:
                 await sync_worker.run_once()
                 await asyncio.to_thread(housekeeping_once, services)
+                # After the sync pass, so the summaries include what it stored.
+                await asyncio.to_thread(update_all_outdated, services.engine, services.data.now)
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             chores = asyncio.ensure_future(housekeeping(services, stop))
+            summaries = asyncio.ensure_future(run_updater(services.engine, services.data.now, stop))
             await sync_worker.run_forever(stop)
             await chores
+            await summaries
 
         asyncio.run(main())
         sync_worker.close()

@@ -170,6 +170,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("PUT", "/v1/clinics/{clinic_id}/patient_tags/{tag_id}"): CLINIC,
     ("DELETE", "/v1/clinics/{clinic_id}/patient_tags/{tag_id}"): CLINIC,
     ("PUT", "/v1/clinics/{clinic_id}/patients/{patient_id}/reviews"): CLINIC,
+    ("DELETE", "/v1/clinics/{clinic_id}/patients/{patient_id}/reviews"): CLINIC,
     ("GET", "/v1/clinics/{clinic_id}/tide_report"): CLINIC,
     ("GET", "/export/{userId}"): VIEW,
     ("GET", "/v1/fhir/metadata"): PUBLIC,

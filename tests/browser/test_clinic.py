@@ -1,15 +1,21 @@
 """The clinic screen in a real browser: a clinician creates a clinic and adds patients from the page,
-filters to "any low > 4 %", sorts by time in range, opens a patient and marks them reviewed."""
+filters to "any low > 4 %", sorts by time in range, opens a patient and marks them reviewed; on the
+session's SQLite stack and on an Inlet served over PostgreSQL (when the tests have one)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
+from inlet.db.engine import create_db_engine
 from inlet.summaries import store
-from tests.browser.conftest import PASSWORD, NewPage, Stack, screenshot
+from tests.browser.conftest import PASSWORD, VIEWPORT, NewPage, Stack, screenshot
+from tests.conftest import DATABASES, _truncate_all
+from tests.live import start_live_server
 
 UPLOADER = {"name": "org.example.browser", "version": "1.0.0"}
 
@@ -49,7 +55,46 @@ def _log_in(page: Page, email: str) -> None:
     expect(page).to_have_url(re.compile(r"/profile$"))
 
 
-def test_a_clinician_filters_sorts_opens_and_reviews(new_page: NewPage, stack: Stack) -> None:
+@pytest.fixture(scope="module", params=DATABASES)
+def clinic_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The session's stack (SQLite), or Inlet served over the session's PostgreSQL database (emptied;
+    no worker: the test computes summaries itself) beside the same simulators."""
+    stack: Stack = request.getfixturevalue("stack")
+    if request.param == "sqlite":
+        yield stack
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    engine = create_db_engine(url)
+    _truncate_all(engine)
+    engine.dispose()
+    server = start_live_server(tmp_path_factory.mktemp("browser-inlet-pg"), url)
+    try:
+        yield Stack(server, stack.dexcom, stack.acme, stack.mailbox)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clinic_page(chromium: Browser, clinic_stack: Stack) -> Iterator[NewPage]:
+    """Pages on ``clinic_stack``'s server."""
+    contexts = []
+
+    def make(viewport: dict[str, int] | None = None) -> Page:
+        context = chromium.new_context(viewport=viewport or VIEWPORT, base_url=clinic_stack.url)  # type: ignore[arg-type]
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield make
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_a_clinician_filters_sorts_opens_and_reviews(clinic_page: NewPage, clinic_stack: Stack) -> None:
+    stack, new_page = clinic_stack, clinic_page
+    shots = stack.server.services.engine.dialect.name == "sqlite"  # one set of screenshots
     email = stack.email("population-doc")
     stack.create_user(email, roles=("clinician",))
     page = new_page()
@@ -82,7 +127,8 @@ def test_a_clinician_filters_sorts_opens_and_reviews(new_page: NewPage, stack: S
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-patient", ids["Ann"])
     expect(rows.first.locator('[data-col="lastData"]')).to_contain_text("(America/New_York)")
-    screenshot(page, "clinic-any-low")
+    if shots:
+        screenshot(page, "clinic-any-low")
 
     page.get_by_label("Any low > 4 %").uncheck()
     page.get_by_role("button", name="Apply").click()
@@ -92,7 +138,8 @@ def test_a_clinician_filters_sorts_opens_and_reviews(new_page: NewPage, stack: S
     expect(rows.nth(0)).to_have_attribute("data-patient", ids["Bea"])
     expect(rows.nth(1)).to_have_attribute("data-patient", ids["Ann"])
     expect(rows.nth(2)).to_have_attribute("data-patient", ids["Cal"])
-    screenshot(page, "clinic-sorted-by-time-in-range")
+    if shots:
+        screenshot(page, "clinic-sorted-by-time-in-range")
 
     ann = page.locator(f'tr.patient[data-patient="{ids["Ann"]}"]')
     ann.get_by_role("link", name="Ann Lowe").click()
@@ -105,4 +152,5 @@ def test_a_clinician_filters_sorts_opens_and_reviews(new_page: NewPage, stack: S
     ann = page.locator(f'tr.patient[data-patient="{ids["Ann"]}"]')
     expect(ann.locator('[data-col="reviewed"]')).to_contain_text("(America/New_York)")
     expect(page.locator('th[aria-sort="descending"]')).to_contain_text("Time in ranges")  # kept the sort
-    screenshot(page, "clinic-reviewed")
+    if shots:
+        screenshot(page, "clinic-reviewed")

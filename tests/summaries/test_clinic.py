@@ -7,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from inlet.accounts import clinics as c
+from inlet.db.schema import summaries
+from inlet.services import Services
 from tests.api.conftest import Account, client, services, settings, signup  # noqa: F401
 from tests.api.test_data_sets import UPLOADER
 
@@ -82,7 +86,8 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     assert "timeInTargetPercentDelta" not in day  # no previous day with data
     assert isinstance(day["timeCGMUseRecords"], int)
     assert day["timeCGMUsePercent"] > 0.7
-    assert set(ann["summary"]["cgmStats"]["periods"]) == {"1d"}  # the chosen period only
+    # Every period, as Tidepool's list carries the whole summary; ``period`` chooses what is compared.
+    assert list(ann["summary"]["cgmStats"]["periods"]) == ["1d", "7d", "14d", "30d"]
     assert ann["summary"]["cgmStats"]["dates"]["lastData"] == "2026-11-21T00:55:00.000Z"
     dee = next(p for p in listed["data"] if p["id"] == people["Dee"])
     assert dee["summary"] == {}
@@ -101,6 +106,8 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     )
     assert _names(paged.json()) == ["Ann", "Bea"]
     assert paged.json()["meta"]["count"] == 4
+    past = client.get(url, params={"offset": 10, "cgm.timeInTargetPercent": ">0.5"}, headers=h).json()
+    assert past == {"data": [], "meta": {"count": 2}}  # a page past the end still counts
     recent = client.get(
         url, params={"sort": "-lastData", "cgm.lastDataFrom": "2026-11-20T00:00:00Z"}, headers=h
     )
@@ -162,3 +169,65 @@ def test_patient_list_with_summaries_filters_sorts_and_tags(client: TestClient) 
     stranger = signup(client, "stranger@example.org")
     assert client.get(url, headers=stranger.headers).status_code == 403
     assert client.get(f"/v1/clinics/{clinic}/tide_report", headers=stranger.headers).status_code == 403
+
+
+def test_reviews_undo_and_the_last_reviewed_filter(client: TestClient, services: Services) -> None:  # noqa: F811
+    doc, clinic, people = _clinic(client)
+    url = f"/v1/clinics/{clinic}/patients"
+    h = doc.headers
+    other = signup(client, "other@example.org")
+    with services.engine.begin() as conn:
+        c.add_clinician(
+            conn,
+            services.accounts.now(),
+            clinic,
+            other.user_id,
+            email="other@example.org",
+            name="Other",
+            roles=[c.CLINIC_MEMBER],
+        )
+    none = client.delete(f"{url}/{people['Bea']}/reviews", headers=h)
+    assert (none.status_code, none.json()) == (200, [])  # nothing to undo
+
+    times = []
+    for _ in range(3):  # Tidepool keeps the newest two
+        made = client.put(f"{url}/{people['Ann']}/reviews", headers=h)
+        assert made.status_code == 200
+        times.append(made.json()[0]["time"])
+    assert len(made.json()) == 2
+    assert client.put(f"{url}/{people['Bea']}/reviews", headers=other.headers).status_code == 200
+
+    # lastReviewed: the newest review at or before the time; the never reviewed are left out.
+    late = "2999-01-01T00:00:00Z"
+    assert sorted(_names(client.get(url, params={"lastReviewed": late}, headers=h).json())) == ["Ann", "Bea"]
+    early = client.get(url, params={"lastReviewed": "2000-01-01T00:00:00Z"}, headers=h).json()
+    assert early["meta"]["count"] == 0
+    exact = client.get(url, params={"lastReviewed": times[-1]}, headers=h).json()
+    assert "Ann" in _names(exact)
+    bad = client.get(url, params={"lastReviewed": "yesterday"}, headers=h)
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["source"] == {"parameter": "lastReviewed"}
+
+    # Undo: only the newest review, and only by the clinician who made it.
+    assert client.delete(f"{url}/{people['Bea']}/reviews", headers=h).status_code == 409
+    undone = client.delete(f"{url}/{people['Ann']}/reviews", headers=h)
+    assert undone.status_code == 200
+    assert [r["time"] for r in undone.json()] == [times[1]]
+    ann = client.get(url, params={"search": "ann"}, headers=h).json()["data"][0]
+    assert ann["lastReviewed"]["time"] == times[1]
+    assert client.delete(f"{url}/{people['Ann']}/reviews", headers=h).json() == []
+    stranger = signup(client, "stranger@example.org")
+    assert client.delete(f"{url}/{people['Bea']}/reviews", headers=stranger.headers).status_code == 403
+
+
+def test_stored_periods_equal_the_period_rows(client: TestClient, services: Services) -> None:  # noqa: F811
+    """The JSON the updater stores answers what the indexed period rows say (a summary computed
+    before migration 0023 is answered from them)."""
+    doc, clinic, _ = _clinic(client)
+    url = f"/v1/clinics/{clinic}/patients"
+    stored = client.get(url, params={"sort": "+fullName"}, headers=doc.headers).json()
+    with services.engine.begin() as conn:
+        conn.execute(update(summaries).values(clinic_periods=None))
+    built = client.get(url, params={"sort": "+fullName"}, headers=doc.headers).json()
+    assert built == stored
+    assert list(stored["data"][0]["summary"]["cgmStats"]["periods"]) == ["1d", "7d", "14d", "30d"]

@@ -184,3 +184,30 @@ def test_gmi_rounds_half_away_from_zero() -> None:
     assert k.gmi(8.0) == round(0.09148 * (12.71 + 4.70587 * 8.0) + 2.152, 1)
     assert k.round_half_away(6.25, 1) == 6.3
     assert k.round_half_away(-6.25, 1) == -6.3
+
+
+def _counted(readings: list[k.Reading]) -> int:
+    buckets = k.build_buckets(readings, continuous=True)
+    return int(
+        sum(sum(acc[0] for name, acc in b["r"].items() if name != k.EXTREME_HIGH) for b in buckets.values())
+    )
+
+
+def test_the_cgm_duplicate_rule_at_its_boundary() -> None:
+    """A reading less than (the previous counted reading's interval - 10 s) after it, from the same
+    device, is a duplicate; at exactly that distance it counts; another device's reading always
+    counts; the distance is measured from the previous *counted* reading (a duplicate moves nothing)."""
+    t0, five, one = START, 300_000, 60_000
+    slack = (five - k.DUPLICATE_SLACK_MS) * 1000  # 4 min 50 s in microseconds
+
+    def cgm(at: int, device: str = "DexG6-1", weight: int = five) -> k.Reading:
+        return k.Reading(at, 6.0, device, weight)
+
+    assert _counted([cgm(t0), cgm(t0 + slack)]) == 2
+    assert _counted([cgm(t0), cgm(t0 + slack - 1)]) == 1
+    assert _counted([cgm(t0), cgm(t0 + 1, device="DexG6-2")]) == 2
+    # t0 + 3 min is a duplicate; t0 + 5 min is measured from t0 (counted), not from the duplicate.
+    assert _counted([cgm(t0), cgm(t0 + 180_000_000), cgm(t0 + slack)]) == 2
+    # the previous counted reading's own interval decides: after a 1-minute reading, 50 s is enough.
+    assert _counted([cgm(t0, weight=one), cgm(t0 + 50_000_000)]) == 2
+    assert _counted([cgm(t0, weight=one), cgm(t0 + 49_999_999)]) == 1

@@ -173,11 +173,17 @@ STEP = st.one_of(
 
 
 def _state(conn: Any, user: str) -> dict[str, Any]:
-    return {kind: store.platform_summary(conn, user, kind) for kind in k.TYPES}
+    state: dict[str, Any] = {kind: store.platform_summary(conn, user, kind) for kind in k.TYPES}
+    stored = conn.execute(
+        select(summaries.c.type, summaries.c.clinic_periods).where(summaries.c.user_id == user)
+    )
+    state["clinic"] = {row.type: row.clinic_periods for row in stored}  # what the clinic list answers
+    return state
 
 
 def _without_dates(state: dict[str, Any]) -> dict[str, Any]:
-    return {kind: (s or {}).get("periods") for kind, s in state.items()}
+    out = {kind: (state[kind] or {}).get("periods") for kind in k.TYPES}
+    return {**out, "clinic": state["clinic"]}
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_connected_and_error_states_are_shown(
     assert "<button" not in dexcom
     acme = connection_item(page, pat.user_id, "acme")
     assert 'data-state="error">error<' in acme
-    assert ">Request connection</button>" in acme
+    assert ">Reconnect</button>" in acme  # the connection broke: ask the patient to reconnect
 
 
 def test_requests_are_refused_in_plain_words(

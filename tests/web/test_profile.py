@@ -100,8 +100,22 @@ def test_a_connected_card_shows_the_sync_times(web: Web, pat: Account, services:
         source = services.partners.find_source(conn, pat.user_id, "dexcom")
         assert source is not None
         services.partners.update_source(conn, source, {"last_import_time": 1_774_008_000_000_000})
-    card = cards(web.get("/profile").text)["dexcom"]
-    assert "20 Mar 2026, 12:00 UTC" in card
+    profile = web.get("/profile").text
+    assert "20 Mar 2026, 12:00 (UTC)" in cards(profile)["dexcom"]  # no data, no setting: UTC, labelled
+    assert 'id="time-zone"' in profile
+    assert '<option value="" selected>Automatic (UTC)</option>' in profile
+    saved = web.post("/profile/timezone", {"timezone": "Asia/Tokyo"}, from_page="/profile")
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/profile#time-zone"
+    profile = web.get("/profile").text
+    assert "20 Mar 2026, 21:00 (Asia/Tokyo)" in cards(profile)["dexcom"]
+    assert '<option value="Asia/Tokyo" selected>' in profile
+    refused = web.post("/profile/timezone", {"timezone": "Mars/Olympus"}, from_page="/profile")
+    assert refused.status_code == 400
+    assert "Time zone not saved" in refused.text
+    back = web.post("/profile/timezone", {"timezone": ""}, from_page="/profile")  # automatic again
+    assert back.status_code == 303
+    assert "20 Mar 2026, 12:00 (UTC)" in cards(web.get("/profile").text)["dexcom"]
 
 
 def test_connect_sends_the_browser_to_the_authorize_leg_with_a_restricted_token(

@@ -558,12 +558,49 @@ def set_patient_tags(conn: Connection, now: int, patient: Patient, tag_ids: list
 # ---- reviews ------------------------------------------------------------------------------------------
 
 
+REVIEWS_KEPT = 2
+"""Tidepool keeps a patient's two newest reviews (the newest, and the one an undo returns to)."""
+
+
+def _review_ids(conn: Connection, patient: Patient) -> list[int]:
+    r = clinic_reviews.c
+    return list(
+        conn.execute(
+            select(r.id)
+            .where(r.clinic_id == patient.clinic_id, r.user_id == patient.user_id)
+            .order_by(r.time.desc(), r.id.desc())
+        ).scalars()
+    )
+
+
 def add_review(conn: Connection, now: int, patient: Patient, clinician_id: str) -> None:
+    """Record a review as the newest; only the newest two are kept, as Tidepool keeps them."""
     conn.execute(
         insert(clinic_reviews).values(
             clinic_id=patient.clinic_id, user_id=patient.user_id, clinician_id=clinician_id, time=now
         )
     )
+    older = _review_ids(conn, patient)[REVIEWS_KEPT:]
+    if older:
+        conn.execute(delete(clinic_reviews).where(clinic_reviews.c.id.in_(older)))
+
+
+def undo_review(conn: Connection, patient: Patient, clinician_id: str) -> bool | None:
+    """Delete the patient's newest review when ``clinician_id`` made it (Tidepool's DeleteReview:
+    a clinician undoes only their own). True: deleted; False: another clinician's; None: none."""
+    r = clinic_reviews.c
+    newest = conn.execute(
+        select(r.id, r.clinician_id)
+        .where(r.clinic_id == patient.clinic_id, r.user_id == patient.user_id)
+        .order_by(r.time.desc(), r.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return None
+    if newest.clinician_id != clinician_id:
+        return False
+    conn.execute(delete(clinic_reviews).where(r.id == newest.id))
+    return True
 
 
 def reviews_of(conn: Connection, patient: Patient, limit: int = 2) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """A person's settings (``/metadata/:userId/settings``): the glucose unit they read, their target
-range, and what counts as a site change on the Basics view.
+range, what counts as a site change on the Basics view, and the time zone their pages show times in
+(``timezone``, an IANA name; without it, the zone of their newest data).
 
 Stored as the document clients send (``{units: {bg}, bgTarget: {low, high}, siteChangeSource}``),
 with the target in the document's own unit, as Tidepool Web writes it. Switching the unit without a
@@ -9,6 +10,7 @@ new target converts the stored one. :func:`preferences` turns the document into
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -89,7 +91,28 @@ def checked(body: Any, stored: dict[str, Any] | None) -> dict[str, Any]:
     source = doc.get("siteChangeSource")
     if source is not None:
         v.one_of(source, SITE_CHANGE_SOURCES, "/siteChangeSource")
+    zone = doc.get("timezone")
+    if zone is not None and not _is_zone(zone):
+        raise v.invalid(
+            "value-not-valid", "value is not valid", "timezone must be an IANA time zone name", "/timezone"
+        )
     return doc
+
+
+def _is_zone(name: Any) -> bool:
+    if not isinstance(name, str) or not 0 < len(name) <= 64 or "\x00" in name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def time_zone_of(doc: dict[str, Any] | None) -> str | None:
+    """The person's chosen time zone (an IANA name), or None: pages then use their data's zone."""
+    zone = (doc or {}).get("timezone")
+    return zone if _is_zone(zone) else None
 
 
 def preferences_of(doc: dict[str, Any] | None) -> Preferences:

@@ -28,6 +28,10 @@ SETTINGS_SCHEMA = {
             "properties": {"low": {"type": "number"}, "high": {"type": "number"}},
         },
         "siteChangeSource": {"type": "string", "enum": list(st.SITE_CHANGE_SOURCES)},
+        "timezone": {
+            "type": "string",
+            "description": "the IANA time zone pages show the person's times in (Inlet's field)",
+        },
     },
 }
 

@@ -448,6 +448,8 @@ summaries = Table(
     Column("last_data", Micros),  # NULL: no data (the API answers 404)
     Column("bucket_start", Micros),  # the first hour the stored buckets cover
     Column("doc", Json),  # the platform summary's periods
+    # cgm/bgm: every period in the clinic's flat names, serialized JSON (0023_clinic_periods)
+    Column("clinic_periods", Text),
     Index("ix_summaries_outdated_since", "outdated_since"),
 )
 

@@ -66,12 +66,15 @@ def list_patients(
     sort_type: Annotated[str | None, Query(alias="sortType", max_length=8)] = None,
     period: Annotated[str | None, Query(max_length=8)] = None,
     tags: Annotated[str | None, Query(max_length=2048)] = None,
+    last_reviewed: Annotated[str | None, Query(alias="lastReviewed", max_length=64)] = None,
 ) -> Response:
     """``{data: [patients], meta: {count}}``: the clinic's patients, each with ``summary: {cgmStats,
     bgmStats}`` (flat clinic names), ``tags``, ``reviews`` and ``lastReviewed``. Filters
     ``cgm.<field>=<op><number>`` / ``bgm.<field>=...`` and ``cgm.lastDataFrom``/``To``; ``sort`` is
     ``+``/``-`` and a summary field (of ``sortType``'s ``period``), ``lastData``, ``lastReviewed`` or
-    a patient field; ``tags`` (comma separated): the patient carries every one."""
+    a patient field; ``tags`` (comma separated): the patient carries every one; ``lastReviewed``
+    (RFC 3339): the patient's newest review is at or before it (never reviewed: left out). Each
+    summary carries every period, as Tidepool's; ``period`` is the one filters and sorts read."""
     clinic = clinic_access(conn, caller, clinic_id)
     kind = sort_type or k.CGM
     if kind not in p.FIELDS:
@@ -85,6 +88,11 @@ def list_patients(
         filters = p.parse_filters(dict(request.query_params), _micros)
     except p.BadParameter as bad:
         raise parameter_invalid(bad.name, bad.detail) from bad
+    reviewed_by = None
+    if last_reviewed is not None:
+        reviewed_by = _micros(last_reviewed)
+        if reviewed_by is None:
+            raise parameter_invalid("lastReviewed", "lastReviewed must be an RFC 3339 time")
     query = p.PatientQuery(
         clinic_id=clinic.id,
         period=_period(period),
@@ -95,8 +103,9 @@ def list_patients(
         filters=filters,
         offset=offset,
         limit=limit,
+        last_reviewed=reviewed_by,
     )
-    page, count = p.list_patients(conn, query)
+    page, count = p.list_patients(conn, query, raw=True)
     return json_response({"data": page, "meta": {"count": count}})
 
 
@@ -166,6 +175,23 @@ def mark_reviewed(
     clinic = clinic_access(conn, caller, clinic_id)
     patient = clinic_patient(conn, clinic, patient_id)
     c.add_review(conn, services.accounts.now(), patient, caller.user_id or "service")
+    return json_response(c.reviews_of(conn, patient))
+
+
+@router.delete("/v1/clinics/{clinic_id}/patients/{patient_id}/reviews")
+def undo_review(clinic_id: str, patient_id: str, caller: CallerDep, conn: WriteConn) -> Response:
+    """Undo the patient's newest review when the caller made it (a service undoes what it recorded
+    as ``service``); answers the reviews left, newest first: 409 when another clinician made the
+    newest, ``[]`` when there is none to undo."""
+    clinic = clinic_access(conn, caller, clinic_id)
+    patient = clinic_patient(conn, clinic, patient_id)
+    if c.undo_review(conn, patient, caller.user_id or "service") is False:
+        raise PlatformError(
+            409,
+            "review-not-owner",
+            "cannot revert review from another clinician",
+            "cannot revert review from another clinician",
+        )
     return json_response(c.reviews_of(conn, patient))
 
 

@@ -4,7 +4,10 @@ Each patient row is joined (by primary key) to its summary period rows of the ch
 bgm), whose every clinic field is a column, so ``cgm.timeInVeryLowPercent=>0.01`` is a plain column
 comparison and ``sort=-timeInTargetPercent`` a plain ORDER BY, the same on SQLite and PostgreSQL. A
 field a patient lacks (no data, or a period that does not qualify) is NULL: it never matches a filter
-and sorts last either way. The page's summaries (every period) are then read for its patients only.
+and sorts last either way. The page's summaries are then read for its patients only, with every
+period as Tidepool's list answers them (its patients carry their whole summary; ``period`` chooses
+what filters and sorts look at, not what is returned). The updater serializes each person's flat
+periods once (``summaries.clinic_periods``), so the API copies them into its answer as they are.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, exists, func, select
 from sqlalchemy.sql import ColumnElement
 
@@ -61,6 +65,7 @@ class PatientQuery:
     filters: Sequence[Filter] = ()
     offset: int = 0
     limit: int = 10
+    last_reviewed: int | None = None  # microseconds: last reviewed at or before (never reviewed: no)
     extra: list[ColumnElement[bool]] = field(default_factory=list)
 
 
@@ -112,9 +117,12 @@ def _last_reviewed() -> Any:
     )
 
 
-def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str, Any]], int]:
+def list_patients(
+    conn: Connection, query: PatientQuery, *, raw: bool = False
+) -> tuple[list[dict[str, Any]], int]:
     """A page of the clinic's patients, each with ``summary: {cgmStats, bgmStats}``, ``tags``,
-    ``reviews`` and ``lastReviewed``, and how many match in all."""
+    ``reviews`` and ``lastReviewed``, and how many match in all. ``raw``: each stats object's
+    ``periods`` is the stored JSON as an ``orjson.Fragment`` (for an answer, not for reading)."""
     cp = clinic_patients.c
     periods = PERIOD_ALIASES
     filtered = {f.kind for f in query.filters}
@@ -146,13 +154,14 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
         conditions.append(
             exists().where(t.clinic_id == cp.clinic_id, t.user_id == cp.user_id, t.tag_id == tag)
         )
+    if query.last_reviewed is not None:
+        # Tidepool's ``reviews.0.time <= lastReviewed``: the newest review, and only the reviewed.
+        conditions.append(_last_reviewed() <= query.last_reviewed)
     for f in query.filters:
         alias = periods[f.kind]
         target = alias.c.last_data if f.name.startswith("lastData") else alias.c[f.name]
         conditions.append(_compare(target, f.op, f.value))
     where = and_(*conditions)
-    count = int(conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one())
-
     order: list[Any] = []
     if query.sort:
         descending, name = query.sort[0] == "-", query.sort[1:]
@@ -170,17 +179,31 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
             column = alias.c[name]
         order.append((column.desc() if descending else column.asc()).nulls_last())
     order += [cp.created_time, cp.user_id]
-    # The page's ids first (a sort that carries only keys), then its records by primary key.
-    page_ids = list(
-        conn.execute(
-            select(cp.user_id)
-            .select_from(joined(filtered | sorted_by))
-            .where(where)
-            .order_by(*order)
-            .offset(query.offset)
-            .limit(query.limit)
-        ).scalars()
-    )
+    # The page's ids first (a sort that carries only keys), then its records by primary key. The
+    # count: for a narrowed list (filters, search, tags) a window over the page's own scan, which
+    # counting again would repeat; for the whole clinic its own statement, an index-only count
+    # (a window there costs the page scan a third more). The outer joins are on unique keys, so
+    # they add no rows either way; a page past the end has no row to carry the window and counts
+    # separately.
+    narrowed = bool(query.filters or query.search or query.tags or query.last_reviewed is not None)
+    columns: list[Any] = [cp.user_id]
+    if narrowed:
+        columns.append(func.count().over().label("total"))
+    page = conn.execute(
+        select(*columns)
+        .select_from(joined(filtered | sorted_by))
+        .where(where)
+        .order_by(*order)
+        .offset(query.offset)
+        .limit(query.limit)
+    ).all()
+    page_ids = [row.user_id for row in page]
+    if narrowed and page:
+        count = int(page[0].total)
+    else:
+        count = int(
+            conn.execute(select(func.count()).select_from(joined(filtered)).where(where)).scalar_one()
+        )
     found = (
         {
             row.user_id: c.Patient.from_row(row)
@@ -192,7 +215,7 @@ def list_patients(conn: Connection, query: PatientQuery) -> tuple[list[dict[str,
         else {}
     )
     patients = [found[user_id] for user_id in page_ids if user_id in found]
-    stats = page_summaries(conn, [p.user_id for p in patients], query.period)
+    stats = page_summaries(conn, [p.user_id for p in patients], raw=raw)
     reviews = page_reviews(conn, query.clinic_id, [p.user_id for p in patients])
     out = []
     for patient in patients:
@@ -233,18 +256,36 @@ def flat_from_columns(m: Any, kind: str) -> dict[str, Any]:
     return out
 
 
+def clinic_periods_json(periods: Mapping[str, Mapping[str, Any]], kind: str) -> str:
+    """Every period of a summary in the clinic's flat names, as the JSON text the list answers (what
+    the updater stores in ``summaries.clinic_periods``)."""
+    return orjson.dumps(
+        {name: flat_from_columns(k.flat_values(period, kind), kind) for name, period in periods.items()}
+    ).decode()
+
+
 def page_summaries(
-    conn: Connection, user_ids: Sequence[str], period: str | None = None
+    conn: Connection, user_ids: Sequence[str], *, raw: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """``{user: {cgmStats, bgmStats}}`` for a page of patients: dates, config and the chosen period
-    (every period when None). One period, because all four of both kinds are ~25 kB a patient: a
-    page of 50 would be over a megabyte, most of it never shown."""
+    """``{user: {cgmStats, bgmStats}}`` for a page of patients: dates, config and every period
+    (Tidepool's list carries the whole summary). The periods come from the JSON the updater stored;
+    a summary computed before it stored them (migration 0023) is built from its period rows."""
     if not user_ids:
         return {}
     s = summaries.c
     out: dict[str, dict[str, Any]] = {}
+    missing: dict[tuple[str, str], dict[str, Any]] = {}
     for row in conn.execute(
-        select(summaries).where(s.user_id.in_(user_ids), s.type.in_(tuple(FIELDS)), s.last_data.is_not(None))
+        select(
+            s.user_id,
+            s.type,
+            s.last_data,
+            s.first_data,
+            s.last_updated,
+            s.last_upload,
+            s.outdated_since,
+            s.clinic_periods,
+        ).where(s.user_id.in_(user_ids), s.type.in_(tuple(FIELDS)), s.last_data.is_not(None))
     ):
         dates = {
             "lastData": _time(row.last_data),
@@ -255,19 +296,28 @@ def page_summaries(
             dates["lastUploadDate"] = _time(row.last_upload)
         if row.outdated_since is not None:
             dates["outdatedSince"] = _time(row.outdated_since)
-        out.setdefault(row.user_id, {})[f"{row.type}Stats"] = {
-            "dates": dates,
-            "config": dict(k.CONFIG),
-            "periods": {},
-        }
-    p = summary_periods.c
-    chosen = select(summary_periods).where(p.user_id.in_(user_ids))
-    if period is not None:
-        chosen = chosen.where(p.period == period)
-    for row in conn.execute(chosen):
-        stats = out.get(row.user_id, {}).get(f"{row.type}Stats")
-        if stats is not None:
-            stats["periods"][row.period] = flat_from_columns(row._mapping, row.type)
+        stats: dict[str, Any] = {"dates": dates, "config": dict(k.CONFIG)}
+        if row.clinic_periods is None:
+            stats["periods"] = missing[(row.user_id, row.type)] = {}
+        elif raw:
+            stats["periods"] = orjson.Fragment(row.clinic_periods)
+        else:
+            stats["periods"] = orjson.loads(row.clinic_periods)
+        out.setdefault(row.user_id, {})[f"{row.type}Stats"] = stats
+    if missing:
+        p = summary_periods.c
+        for row in conn.execute(
+            select(summary_periods)
+            .where(p.user_id.in_(sorted({user for user, _ in missing})))
+            .order_by(p.user_id, p.type, p.last_data)
+        ):
+            target = missing.get((row.user_id, row.type))
+            if target is not None:
+                target[row.period] = flat_from_columns(row._mapping, row.type)
+        for target in missing.values():  # the periods' order, as the updater writes them
+            ordered = {name: target[name] for name in k.PERIODS if name in target}
+            target.clear()
+            target.update(ordered)
     return out
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from inlet.db.schema import device_data, summaries, summary_buckets, summary_periods
 from inlet.model.timeutil import format_utc, from_micros
 from inlet.summaries import compute as k
+from inlet.summaries.patients import clinic_periods_json
 
 DATA_ADDED = "DATA_ADDED"
 UPLOAD_COMPLETED = "UPLOAD_COMPLETED"
@@ -224,7 +225,7 @@ def recompute(conn: Connection, user_id: str, now: int, *, full: bool = False) -
             )
         )
         if found is None:
-            values.update(first_data=None, last_data=None, bucket_start=None, doc=None)
+            values.update(first_data=None, last_data=None, bucket_start=None, doc=None, clinic_periods=None)
         else:
             first, last, buckets = found
             end = k.hour_of(last) + k.HOUR_US
@@ -234,6 +235,7 @@ def recompute(conn: Connection, user_id: str, now: int, *, full: bool = False) -
                 last_data=last,
                 bucket_start=end - k.BUCKET_DAYS * k.DAY_US,
                 doc={"periods": periods},
+                clinic_periods=clinic_periods_json(periods, kind) if kind != k.CON else None,
             )
             if kind != k.CON:
                 conn.execute(

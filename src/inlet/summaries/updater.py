@@ -30,6 +30,16 @@ def update_outdated(engine: Engine, now: Callable[[], int], limit: int = BATCH) 
     return len(users)
 
 
+def update_all_outdated(engine: Engine, now: Callable[[], int], limit: int = BATCH) -> int:
+    """Rounds of :func:`update_outdated` until no summary is outdated (``inlet worker --once``); how
+    many recomputations. A person marked again meanwhile is taken again, so the rounds are bounded by
+    the summaries that were outdated plus what arrives while they run."""
+    total = 0
+    while count := update_outdated(engine, now, limit):
+        total += count
+    return total
+
+
 async def run_updater(
     engine: Engine, now: Callable[[], int], stop: asyncio.Event, every: tuple[float, float] = EVERY_SECONDS
 ) -> None:

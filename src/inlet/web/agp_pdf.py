@@ -43,6 +43,7 @@ from inlet.reports.summary import covered_ms, overview
 from inlet.web import charts
 from inlet.web.data_view import RANGE_LABELS, _doc, _person_name
 from inlet.web.pages import TEMPLATES
+from inlet.web.zones import UTC_ZONE, Zone, in_zone, person_zone
 
 router = APIRouter(tags=["reports"])
 DEFAULT_DAYS = 14
@@ -129,9 +130,16 @@ def render_pdf(html: str) -> bytes:
 
 
 def report_html(
-    person: Any, docs: list[dict[str, Any]], start: datetime, end: datetime, units: str, now: datetime
+    person: Any,
+    docs: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    units: str,
+    now: datetime,
+    zone: Zone = UTC_ZONE,
 ) -> str:
-    """The report's HTML: everything the PDF shows, from the pure metrics and the pages' charts."""
+    """The report's HTML: everything the PDF shows, from the pure metrics and the pages' charts.
+    ``zone``: the person's, for when it was made (their days come from their data's offsets)."""
     readings = [r for r in readings_from_docs(docs) if start <= r.time < end]
     # the period in the person's calendar: the latest reading's offset (UTC without readings)
     offset = readings[-1].local - readings[-1].time.replace(tzinfo=None) if readings else timedelta(0)
@@ -144,7 +152,7 @@ def report_html(
         "mrn": patient.get("mrn"),
         "first": (start + offset).date(),
         "last": (end - timedelta(microseconds=1) + offset).date(),
-        "generated": now,
+        "generated": in_zone(now, zone),
         "units": units,
     }
     covered = covered_ms(readings, start, end)
@@ -194,8 +202,9 @@ def report_pdf(conn: Connection, user_id: str, start: datetime, end: datetime, u
     person = AccountService().get_user(conn, user_id)
     if person is None:
         raise LookupError("no such account")
+    docs = _cgm(conn, user_id, start, end)
     return render_pdf(
-        report_html(person, _cgm(conn, user_id, start, end), start, end, units, datetime.now(UTC))
+        report_html(person, docs, start, end, units, datetime.now(UTC), person_zone(conn, user_id))
     )
 
 
@@ -243,11 +252,12 @@ def agp_pdf(
         require(request, conn, caller, userId, "root", "custodian", "view")
         person = services.accounts.get_user(conn, userId)
         docs = _cgm(conn, userId, start, end)
+        zone = person_zone(conn, userId)
     if person is None:  # a service asking about an account that does not exist
         from inlet.api.errors import not_found
 
         raise not_found("user-not-found", "user", userId)
-    pdf = render_pdf(report_html(person, docs, start, end, units, now))
+    pdf = render_pdf(report_html(person, docs, start, end, units, now, zone))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -2,34 +2,33 @@
 
 Each patient row shows the name, the last data (in the patient's own time zone, labelled), CGM use,
 time in ranges as a small stacked bar, GMI, when the patient was last reviewed, the partner
-connections with their actions (``Request connection`` / ``Resend``; an email with a connect link,
-:func:`inlet.partners.requests.request_connection`), and "Mark reviewed". Above it: Tidepool's quick
-filters (very low > 1 %, any low > 4 %, TIR < 70 %, any high > 25 %, very high > 5 %, CGM use < 70 %),
-the period (1, 7, 14, 30 days), search and tags; every column header sorts. Everything is a GET
-form or a link (so the page works without JavaScript; htmx boosts them), and the list is the API's
-one indexed query (:mod:`inlet.summaries.patients`). ``/clinic/tide`` is the TIDE view. Creating a
-clinic, adding clinicians (existing accounts, by email) and adding patients are plain forms here.
+connections with their actions (``Request connection`` / ``Resend`` / ``Reconnect``; an email with
+a connect link, :func:`inlet.partners.requests.request_connection`), and "Mark reviewed". Above it:
+Tidepool's quick filters (very low > 1 %, any low > 4 %, TIR < 70 %, any high > 25 %, very high
+> 5 %, CGM use < 70 %), the period (1, 7, 14, 30 days), search and tags; every column header
+sorts. Everything is a GET form or a link (so the page works without JavaScript; htmx boosts them),
+and the list is the API's indexed query (:mod:`inlet.summaries.patients`). ``/clinic/tide`` is the
+TIDE view. Creating a clinic, adding clinicians (existing accounts, by email) and adding patients
+are plain forms here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from inlet.accounts import clinics as c
 from inlet.accounts import confirmations
 from inlet.accounts.deps import Caller, permissions_for
 from inlet.accounts.service import UsernameTaken, normalize_username
 from inlet.db.engine import read_only
-from inlet.db.schema import device_data
-from inlet.model.timeutil import parse_rfc3339, to_micros
+from inlet.model.timeutil import to_micros
 from inlet.partners import requests as r
 from inlet.partners.states import CONNECTED, DISCONNECTED, ERROR
 from inlet.summaries import compute as k
@@ -38,6 +37,7 @@ from inlet.summaries import tide
 from inlet.web.auth_routes import FormDep
 from inlet.web.pages import forbidden, form_session, message, render, safe_next, see_other, to_login
 from inlet.web.session import WebSession, current_session, services_of
+from inlet.web.zones import in_zone, person_zone
 
 router = APIRouter()
 MAX_CLINICS = 50
@@ -76,11 +76,16 @@ class PatientConnection:
     name: str
     state: str  # connected, disconnected, error
     requested: int | None  # when the clinic last asked (microseconds), if it did
+    requested_text: str = ""  # that time in the patient's zone, labelled
 
     @property
     def action(self) -> str | None:
+        """What the clinician can do: nothing when connected; ``Reconnect`` (ask the patient, again,
+        to connect) when the connection broke; else ask, or ask again."""
         if self.state == CONNECTED:
             return None
+        if self.state == ERROR:
+            return "Reconnect"
         return "Resend" if self.requested is not None else "Request connection"
 
 
@@ -115,38 +120,6 @@ class PatientRow:
 # ---- times in the person's zone -----------------------------------------------------------------
 
 
-def person_zone(conn: Connection, user_id: str) -> tuple[dt.tzinfo, str]:
-    """The zone a person's times are shown in: the zone (IANA name, else offset) of their newest
-    glucose datum; UTC when it says none. The label names it, so a time is never bare."""
-    d = device_data.c
-    doc = conn.execute(
-        select(d.doc)
-        .where(d.user_id == user_id, d.type.in_(("cbg", "smbg")), d.active.is_(True))
-        .order_by(d.time.desc())
-        .limit(1)
-    ).scalar()
-    doc = doc or {}
-    name = doc.get("timezone")
-    if isinstance(name, str):
-        try:
-            return zoneinfo.ZoneInfo(name), name
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    offset = doc.get("timezoneOffset")
-    if isinstance(offset, int) and not isinstance(offset, bool) and offset:
-        sign = "+" if offset >= 0 else "-"
-        label = f"UTC{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
-        return dt.timezone(dt.timedelta(minutes=offset)), label
-    return dt.UTC, "UTC"
-
-
-def local_time(text: str | None, zone: dt.tzinfo, label: str) -> str | None:
-    moment = parse_rfc3339(text) if text else None
-    if moment is None:
-        return None
-    return f"{moment.astimezone(zone):%d %b %Y, %H:%M} ({label})"
-
-
 # ---- the list -----------------------------------------------------------------------------------
 
 
@@ -172,10 +145,10 @@ def _row(
         bool(permissions_for(request, conn, caller, body["id"]) & VIEW_PERMISSIONS),
     )
     stats = (body.get("summary") or {}).get("cgmStats")
-    zone, label = person_zone(conn, row.user_id)
-    row.zone_label = label
+    zone = person_zone(conn, row.user_id)
+    row.zone_label = zone.label
     if stats:
-        row.last_data = local_time(stats["dates"].get("lastData"), zone, label)
+        row.last_data = in_zone(stats["dates"].get("lastData"), zone) or None
         values = stats["periods"].get(period) or {}
         row.cgm_use = _percent(values.get("timeCGMUsePercent"))
         gmi = values.get("glucoseManagementIndicator")
@@ -188,7 +161,7 @@ def _row(
                 x += share
     reviewed = body.get("lastReviewed")
     if reviewed:
-        row.reviewed = local_time(reviewed["time"], zone, label) or ""
+        row.reviewed = in_zone(reviewed["time"], zone)
     row.tags = list(body.get("tags") or [])
     for partner in (x for x in services.partners.registry if x.configured):
         source = services.partners.find_source(conn, row.user_id, partner.slug)
@@ -198,7 +171,11 @@ def _row(
         asked = r.find_request(conn, clinic.id, row.user_id, partner.slug)
         row.connections.append(
             PatientConnection(
-                partner.slug, partner.display_name, state, asked.last_sent_time if asked else None
+                partner.slug,
+                partner.display_name,
+                state,
+                asked.last_sent_time if asked else None,
+                in_zone(asked.last_sent_time, zone) if asked else "",
             )
         )
     return row

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -12,9 +11,10 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from markupsafe import Markup
 
-from inlet.model.timeutil import from_micros, parse_rfc3339
+from inlet.db.engine import read_only
 from inlet.web.session import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -26,6 +26,7 @@ from inlet.web.session import (
     finish,
     services_of,
 )
+from inlet.web.zones import UTC_ZONE, Zone, in_zone, person_zone
 
 if TYPE_CHECKING:
     from inlet.services import Services
@@ -73,20 +74,29 @@ def page_headers(request: Request) -> dict[str, str]:
     return {**PAGE_HEADERS, "Content-Security-Policy": CSP.format(form_action=form_action)}
 
 
-def when(value: Any) -> str:
-    """A time for people: ``20 Mar 2026, 12:05 UTC`` (from RFC 3339 text or microseconds)."""
-    moment: datetime | None
-    if value is None or value == "":
-        return ""
-    if isinstance(value, int):
-        moment = from_micros(value)
-    elif isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    else:
-        moment = parse_rfc3339(str(value))
-        if moment is None:
-            return str(value)
-    return moment.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+def viewer_zone(request: Request | None, session: WebSession | None) -> Zone:
+    """The signed-in person's zone (their setting, else their data's), once per request; UTC for
+    pages nobody is signed in to."""
+    if request is None or session is None:
+        return UTC_ZONE
+    cached = getattr(request.state, "zone", None)
+    if isinstance(cached, Zone):
+        return cached
+    with read_only(services_of(request).engine) as conn:
+        zone = person_zone(conn, session.user_id)
+    request.state.zone = zone
+    return zone
+
+
+@pass_context
+def when(context: Any, value: Any) -> str:
+    """A time for people, in a zone and labelled: ``20 Mar 2026, 13:05 (Europe/Paris)`` (RFC 3339
+    text or microseconds). The zone is the template's ``zone`` when it sets one (a clinician's row of
+    a patient), else the signed-in person's."""
+    zone = context.get("zone")
+    if not isinstance(zone, Zone):
+        zone = viewer_zone(context.get("request"), context.get("session"))
+    return in_zone(value, zone)
 
 
 def day_text(value: Any) -> str:

@@ -1,5 +1,6 @@
-"""The units form on the profile page (``#units``): the glucose unit a person reads, their target
-range and what counts as a site change, saved as ``/metadata/:userId/settings`` is.
+"""The settings forms on the profile page: the glucose unit a person reads, their target range and
+what counts as a site change (``#units``), and the time zone their pages show times in
+(``#time-zone``), saved in ``/metadata/:userId/settings`` as the API saves them.
 
 The target fields carry the unit they are written in (``target_unit``), so switching the unit
 without retyping the target keeps the same range (70-180 mg/dL becomes 3.9-10.0 mmol/L).
@@ -16,6 +17,7 @@ from inlet.accounts import settings as st
 from inlet.api.errors import PlatformError
 from inlet.db.engine import read_only
 from inlet.reports.units import MMOLL, UNITS, from_person, mmol_of
+from inlet.web import zones
 from inlet.web.auth_routes import FormDep
 from inlet.web.pages import form_session, message, see_other
 from inlet.web.session import services_of
@@ -76,9 +78,42 @@ def save_units(request: Request, fields: FormDep) -> Response:
     return see_other("/profile#units")
 
 
+@router.post("/profile/timezone")
+def save_time_zone(request: Request, fields: FormDep) -> Response:
+    """Save the person's time zone (an IANA name; empty: automatic, the zone of their data)."""
+    session = form_session(request, fields, "/profile")
+    if isinstance(session, Response):
+        return session
+    chosen = fields.get("timezone", "").strip()
+    if chosen and zones.named(chosen) is None:
+        return message(
+            request,
+            session,
+            400,
+            "Time zone not saved",
+            "Choose a time zone from the list, or Automatic.",
+            back=("/profile#time-zone", "Back to your profile"),
+        )
+    services = services_of(request)
+    with services.engine.begin() as conn:
+        stored = dict(st.get(conn, session.user_id) or {})
+        stored.pop("timezone", None)
+        doc = st.checked({**stored, **({"timezone": chosen} if chosen else {})}, stored or None)
+        st.put(conn, services.accounts.now(), session.user_id, doc)
+    return see_other("/profile#time-zone")
+
+
 def units_context(request: Request, user_id: str) -> dict[str, Any]:
-    """What the profile's units form shows."""
+    """What the profile's settings forms show."""
     services = services_of(request)
     with read_only(services.engine) as conn:
         prefs = st.preferences(conn, user_id)
-    return {"prefs": prefs, "site_change_sources": st.SITE_CHANGE_SOURCES}
+        chosen = st.time_zone_of(st.get(conn, user_id))
+        from_data = zones.data_zone(conn, user_id)
+    return {
+        "prefs": prefs,
+        "site_change_sources": st.SITE_CHANGE_SOURCES,
+        "time_zone": chosen or "",
+        "data_zone": from_data.label if from_data else "UTC",
+        "zone_names": zones.zone_names(),
+    }
