@@ -36,6 +36,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
@@ -251,14 +252,26 @@ def counters(engine: Engine) -> tuple[int, int]:
 
 
 class Statements:
-    """Counts, on the engine, what a cycle sends to the database: statements (cursor executes, COPY
-    included), commits, and pool checkouts (each one a ping: the engine pre-pings)."""
+    """Counts, on the engine, what a cycle sends to the database: statements (cursor executes, and
+    the COPYs the driver runs outside SQLAlchemy's events), commits, and pool checkouts (a ping each
+    when the engine pre-pings; the worker's does not)."""
 
     def __init__(self, engine: Engine) -> None:
+        from inlet.data import storage
+        from inlet.db import bulk
+
         self.statements = self.commits = self.checkouts = 0
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
         event.listen(engine.pool, "checkout", self._checkout)
+        insert_rows = storage.insert_rows
+
+        def counted(conn: Any, table: str, columns: Any, rows: Any) -> None:
+            if conn.dialect.name == "postgresql" and len(rows) >= bulk.COPY_FROM:
+                self.statements += 1  # a COPY: invisible to before_cursor_execute
+            insert_rows(conn, table, columns, rows)
+
+        storage.insert_rows = counted  # type: ignore[assignment]
 
     def _statement(self, *args: Any) -> None:
         self.statements += 1
@@ -283,6 +296,26 @@ def busy_cpu() -> tuple[float, float]:
     return own.user + own.system, (sum(fields[:8]) - idle) / ticks
 
 
+@dataclass
+class Usage:
+    """What one cycle cost per run: statements, commits, pool checkouts, the worker process's CPU."""
+
+    statements: float
+    commits: float
+    checkouts: float
+    cpu_ms: float
+    process_share: float  # of a core, over the cycle
+    machine_share: float
+
+    def line(self) -> str:
+        return (
+            f"       per run: {self.statements:.1f} statements, {self.commits:.1f} commits, "
+            f"{self.checkouts:.1f} pool checkouts, {self.cpu_ms:.2f} ms CPU of the worker process; "
+            f"worker process {self.process_share:.0%} of a core, machine {self.machine_share:.0%} "
+            f"of a core ({os.cpu_count()} cores)"
+        )
+
+
 def usage(
     sql0: tuple[int, ...],
     sql1: tuple[int, ...],
@@ -290,13 +323,11 @@ def usage(
     cpu1: tuple[float, float],
     runs: int,
     seconds: float,
-) -> str:
+) -> Usage:
     per_run = [(b - a) / runs for a, b in zip(sql0, sql1, strict=True)]
-    return (
-        f"       per run: {per_run[0]:.1f} statements, {per_run[1]:.1f} commits, "
-        f"{per_run[2]:.1f} pool checkouts (pings); CPU: worker process "
-        f"{(cpu1[0] - cpu0[0]) / seconds:.0%} of a core, machine "
-        f"{(cpu1[1] - cpu0[1]) / seconds:.0%} of a core ({os.cpu_count()} cores)"
+    own = cpu1[0] - cpu0[0]
+    return Usage(
+        per_run[0], per_run[1], per_run[2], own / runs * 1000, own / seconds, (cpu1[1] - cpu0[1]) / seconds
     )
 
 

@@ -160,6 +160,7 @@ class Worker:
         self.clock = clock
         self.calls_per_run = calls_per_run
         self.poll_seconds = poll_seconds
+        self.claim_batch = max(1, concurrency // 4)
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
         self.last_completed: datetime | None = None  # when this worker last completed a run (GET /status)
@@ -367,7 +368,9 @@ class Worker:
             while stop is None or not stop.is_set():
                 free = self.concurrency - len(running)
                 claimed: list[Lease] = []
-                if free > 0:
+                # Claim in batches: wait for a quarter of the slots to be free (one claim serves
+                # them all) unless nothing runs; a claim per finished run would cost a transaction.
+                if free > 0 and (not running or free >= self.claim_batch):
                     now, claimed = await asyncio.to_thread(self._claim, free, due_by, exclude or set())
                     self.stats.claimed += len(claimed)
                     for lease in claimed:
