@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, RowMapping
 
 CONTINUOUS = "continuous"
 NORMAL = "normal"
@@ -42,7 +42,7 @@ class DataSet:
         return cls.from_mapping(row._mapping)
 
     @classmethod
-    def from_mapping(cls, m: Mapping[str, Any]) -> DataSet:
+    def from_mapping(cls, m: Mapping[str, Any] | RowMapping) -> DataSet:
         """A set from its ``data_sets`` columns by name (a row, or columns read in a join)."""
         doc = m["doc"]
         if isinstance(doc, (str, bytes)):

@@ -72,20 +72,20 @@ def mark_outdated(conn: Connection, user_id: str, earliest: Mapping[str, int], r
         # SQL NULL and JSON null (a computed summary's) alike: no reasons yet
         array = func.jsonb_typeof(s.outdated_reasons) == "array"
         reasons = case((array, s.outdated_reasons), else_=literal([], postgresql.JSONB))
-        listed = reasons.op("@>")(new.outdated_reasons)
-        added = reasons.op("||")(new.outdated_reasons)
-        earliest = func.least(s.outdated_from, new.outdated_from)
+        listed: Any = reasons.op("@>")(new.outdated_reasons)
+        added: Any = reasons.op("||")(new.outdated_reasons)
+        earlier: Any = func.least(s.outdated_from, new.outdated_from)
     else:
         reasons = case((func.json_type(s.outdated_reasons) == "array", s.outdated_reasons), else_="[]")
         listed = exists(
             select(1).select_from(func.json_each(reasons)).where(literal_column("value") == reason)
         )
         added = func.json_insert(reasons, "$[#]", reason)
-        earliest = func.min(s.outdated_from, new.outdated_from)
+        earlier = func.min(s.outdated_from, new.outdated_from)
     values: dict[str, Any] = {
         "outdated_since": func.coalesce(s.outdated_since, new.outdated_since),
         "outdated_reasons": case((listed, s.outdated_reasons), else_=added),
-        "outdated_from": func.coalesce(earliest, new.outdated_from),
+        "outdated_from": func.coalesce(earlier, new.outdated_from),
     }
     if reason == UPLOAD_COMPLETED:
         values["last_upload"] = new.last_upload

@@ -91,6 +91,9 @@ DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
 RESUME_AFTER = timedelta(minutes=1)
+# A run's batches are stored together until they hold this many records (a catch-up's 30-day
+# windows, thousands of readings each, go one per transaction).
+GROUP_RECORDS = 500
 PURGE_SHARE = 0.01  # one run in a hundred deletes the partner payloads past their retention
 DEDUPLICATOR = "org.tidepool.deduplicator.dataset.delete.origin"
 _DOC_STORAGE_KEYS = ("id", "uploadId")
@@ -312,12 +315,31 @@ class SyncRunner:
             deadline=deadline,
         )
         adapter = self.adapter_for(partner)
+        # The run's batches are stored together, in order, in as few transactions as their size
+        # allows: each group's watermarks go with its data, so a run stopped anywhere still resumes
+        # from what it stored. What was fetched before a failure is stored before the failure counts.
+        pending: list[Batch] = []
+
+        def flush() -> None:
+            if pending:
+                self._store(partner, lease, source, pending, stats, clock())
+                pending.clear()
+
         try:
             for batch in adapter.fetch(ctx):
-                self._store(partner, lease, source, batch, stats, clock())
+                pending.append(batch)
+                if sum(b.records for b in pending) >= GROUP_RECORDS:
+                    flush()
         except OutOfTime:
+            flush()
             log.info("sync run out of time; resuming soon", extra={"task": lease.task_id})
             return RunResult("success", next_run_time=run.started + RESUME_AFTER)
+        except (LeaseLost, *DATABASE_DOWN):
+            raise
+        except Exception:
+            flush()
+            raise
+        flush()
         return RunResult("success")
 
     # ---- partner calls ----------------------------------------------------------------------------
@@ -397,16 +419,40 @@ class SyncRunner:
     # ---- storing a batch ----------------------------------------------------------------------------
 
     def _store(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        batches: list[Batch],
+        stats: RunStats,
+        now: int,
+    ) -> None:
+        """Store a group of the run's batches in one transaction; a group the database refuses is
+        stored batch by batch (and a batch it refuses, record by record)."""
+        if all(_empty(batch) for batch in batches):
+            # Empty answers (and state-only batches) write nothing now: their watermarks are saved
+            # with the run's outcome, and a run that dies before then asks for the windows again.
+            for batch in batches:
+                source.sync_state.streams.update(batch.state)
+            return
+        if len(batches) == 1:
+            self._store_one(partner, lease, source, batches[0], stats, now)
+            return
+        parsed = [_parse(batch.result) for batch in batches]
+        try:
+            counts = self._write(partner, lease, source, batches, parsed, now, None)
+        except UNSTORABLE:
+            for batch in batches:
+                self._store(partner, lease, source, [batch], stats, now)
+            return
+        self._count(partner, lease, stats, counts)
+
+    def _store_one(
         self, partner: Partner, lease: Lease, source: SourceView, batch: Batch, stats: RunStats, now: int
     ) -> None:
-        if not batch.records and not batch.result.datums and not batch.result.deleted:
-            # An empty answer (or a state-only batch) writes nothing now: its watermarks are saved
-            # with the run's outcome, and a run that dies before then asks for the window again.
-            source.sync_state.streams.update(batch.state)
-            return
         datums, problems = _parse(batch.result)
         try:
-            counts = self._write(partner, lease, source, batch, datums, problems, now, None)
+            counts = self._write(partner, lease, source, [batch], [(datums, problems)], now, None)
         except UNSTORABLE as error:
             # One record the database refuses must not hold back the others (nor the watermark):
             # store the records one by one, skip (and count) the refused ones, then the batch itself.
@@ -429,7 +475,16 @@ class SyncRunner:
                 added = [a + b for a, b in zip(added, one, strict=True)]
             if len(datums) > 1 and not kept:
                 raise  # every record refused: not a record's fault (the run fails and says so)
-            counts = self._write(partner, lease, source, batch, kept, problems, now, tuple(added))
+            counts = self._write(partner, lease, source, [batch], [(kept, problems)], now, tuple(added))
+        self._count(partner, lease, stats, counts)
+
+    def _count(
+        self,
+        partner: Partner,
+        lease: Lease,
+        stats: RunStats,
+        counts: tuple[int, int, int, int, list[Problem]],
+    ) -> None:
         stored, replaced, unchanged, deleted, skipped = counts
         stats.stored += stored - replaced
         stats.replaced += replaced
@@ -485,41 +540,50 @@ class SyncRunner:
         partner: Partner,
         lease: Lease,
         source: SourceView,
-        batch: Batch,
-        datums: list[Datum],
-        problems: list[Problem],
+        batches: list[Batch],
+        parsed: list[tuple[list[Datum], list[Problem]]],
         now: int,
         added: tuple[int, ...] | None,
     ) -> tuple[int, int, int, int, list[Problem]]:
-        """One batch in one transaction: the datums (unless ``added`` says they are already stored),
-        tombstones, the raw payload with the skipped records, counters, times and watermarks; the
+        """Batches in one transaction: their datums (unless ``added`` says they are already stored),
+        tombstones, the raw payloads with the skipped records, counters, times and watermarks; the
         lease fence is the source's update itself, the transaction's last statement."""
         created = False
         data_set = source.data_set
+        datums = [datum for batch_datums, _ in parsed for datum in batch_datums]
+        deletions = [origin for batch in batches for origin in batch.result.deleted]
+        skipped_of = [[p for p in problems if p.skipped] for _, problems in parsed]
+        skipped = [p for group in skipped_of for p in group]
+        streams: dict[str, Any] = {}
+        for batch in batches:
+            streams.update(batch.state)
         with self.engine.begin() as conn:
-            if datums or batch.result.deleted:
+            if datums or deletions:
                 data_set, created = self._data_set(conn, partner, source)
             stored = replaced = unchanged = deleted = 0
             if added is not None:
                 stored, replaced, unchanged = added
             elif data_set is not None and datums:
                 stored, replaced, unchanged = self._datums(conn, data_set, datums)
-            if data_set is not None and batch.result.deleted:
-                deleted = _tombstone(conn, data_set.id, source.user_id, batch.result.deleted, now)
-            skipped = [p for p in problems if p.skipped]
-            conn.execute(
-                insert(partner_payloads).values(
-                    data_source_id=source.id,
-                    user_id=source.user_id,
-                    provider_name=partner.slug,
-                    kind=batch.kind,
-                    fetched_time=now,
-                    record_count=batch.records,
-                    skipped=storable([{"recordId": p.record_id, "reason": p.reason} for p in skipped])
+            if data_set is not None and deletions:
+                deleted = _tombstone(conn, data_set.id, source.user_id, deletions, now)
+            payload_rows = [
+                {
+                    "data_source_id": source.id,
+                    "user_id": source.user_id,
+                    "provider_name": partner.slug,
+                    "kind": batch.kind,
+                    "fetched_time": now,
+                    "record_count": batch.records,
+                    "skipped": storable([{"recordId": p.record_id, "reason": p.reason} for p in group])
                     or None,
-                    body=batch.body,
-                )
-            )
+                    "body": batch.body,
+                }
+                for batch, group in zip(batches, skipped_of, strict=True)
+                if not _empty(batch)
+            ]
+            if payload_rows:
+                conn.execute(insert(partner_payloads).values(payload_rows))
             counters = dict(source.sync_state.counters)
             for key, value in (
                 ("records", stored - replaced),
@@ -529,7 +593,7 @@ class SyncRunner:
             ):
                 counters[key] = counters.get(key, 0) + value
             values: dict[str, Any] = {
-                "sync_state": _merged_state(conn, {"streams": batch.state, "counters": counters})
+                "sync_state": _merged_state(conn, {"streams": streams, "counters": counters})
             }
             if created and data_set is not None:
                 values["data_set_id"] = data_set.id
@@ -550,7 +614,7 @@ class SyncRunner:
         # only once committed
         if created:
             source.data_set = data_set
-        source.sync_state.streams.update(batch.state)
+        source.sync_state.streams.update(streams)
         source.sync_state.counters = counters
         return stored, replaced, unchanged, deleted, skipped
 
@@ -771,6 +835,11 @@ def storable(value: Any) -> Any:
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     return value
+
+
+def _empty(batch: Batch) -> bool:
+    """An answer with no records (or a batch of watermarks only): nothing to store but its state."""
+    return not batch.records and not batch.result.datums and not batch.result.deleted
 
 
 def _fenced_update(conn: Connection, lease: Lease, source_id: str, values: dict[str, Any]) -> Any:
