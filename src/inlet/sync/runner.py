@@ -582,8 +582,10 @@ class SyncRunner:
                 for batch, group in zip(batches, skipped_of, strict=True)
                 if not _empty(batch)
             ]
-            if payload_rows:
-                conn.execute(insert(partner_payloads).values(payload_rows))
+            payloads = insert(partner_payloads).values(payload_rows) if payload_rows else None
+            if payloads is not None and conn.dialect.name != "postgresql":
+                conn.execute(payloads)
+                payloads = None  # PostgreSQL: written by the source's update, as its CTE
             counters = dict(source.sync_state.counters)
             for key, value in (
                 ("records", stored - replaced),
@@ -610,7 +612,7 @@ class SyncRunner:
                 )
                 values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
                 values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            self._update_source(conn, lease, source, values)
+            self._update_source(conn, lease, source, values, payloads)
         # only once committed
         if created:
             source.data_set = data_set
@@ -619,13 +621,21 @@ class SyncRunner:
         return stored, replaced, unchanged, deleted, skipped
 
     def _update_source(
-        self, conn: Connection, lease: Lease, source: SourceView, values: dict[str, Any]
+        self,
+        conn: Connection,
+        lease: Lease,
+        source: SourceView,
+        values: dict[str, Any],
+        payloads: Any = None,
     ) -> None:
         """The batch's update of its data source, fenced by the task's lease in the same statement
         (:func:`_fenced_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is
-        no longer this run's."""
+        no longer this run's. ``payloads``: an INSERT sent as the statement's CTE (PostgreSQL)."""
         values = values or {"modified_time": data_sources.c.modified_time}
-        if conn.execute(_fenced_update(conn, lease, source.id, values)).rowcount != 1:
+        statement = _fenced_update(conn, lease, source.id, values)
+        if payloads is not None:
+            statement = statement.add_cte(payloads.cte("payloads"))
+        if conn.execute(statement).rowcount != 1:
             raise LeaseLost
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView) -> tuple[DataSet, bool]:
