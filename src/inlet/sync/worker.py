@@ -35,6 +35,7 @@ from inlet.sync.leases import DbClock, Lease
 from inlet.sync.policy import (
     BACKOFF_CAP,
     DEFAULT_CALLS_PER_RUN,
+    after_budget,
     backoff_delay,
     effective_interval,
     in_blackout,
@@ -237,6 +238,12 @@ class Worker:
         if partner is None:
             return now + UNKNOWN_PARTNER_RETRY, None
         policy = partner.policy
+        if result.next_run_time is not None and (result.error or {}).get("code") == "budget-exhausted":
+            # spread over the renewed hour, not all at its top (docs/scaling.md, the simulation)
+            interval = effective_interval(
+                policy, self._population(conn, partner.slug), self.calls_per_run_of(partner.slug)
+            )
+            return after_budget(result.next_run_time, interval, policy, self.rng), None
         if result.next_run_time is not None:
             when = result.next_run_time
         elif result.outcome == "failure":
