@@ -43,6 +43,7 @@ class Simulation:
     first_minute_calls: list[int]
     runs: int = 0
     refused: int = 0
+    refused_per_hour: list[int] = field(default_factory=list)
     intervals: list[float] = field(default_factory=list)  # minutes between a task's successful runs
 
     def percentile(self, share: float) -> float:
@@ -65,7 +66,8 @@ class Simulation:
         return "\n".join(
             [
                 f"{self.runs:,} runs, {self.refused:,} refused by the budget, "
-                f"over {self.hours} simulated hours",
+                f"over {self.hours} simulated hours; refused from hour {settled} on: "
+                f"{sum(self.refused_per_hour[settled:]):,}",
                 f"calls per hour: max {self.max_hour:,} (budget {self.budget:,}); from hour {settled} on: "
                 f"min {min(steady):,}, mean {sum(steady) / len(steady):,.0f}, max {max(steady):,}",
                 "effective interval between a task's runs, minutes: "
@@ -96,7 +98,7 @@ def simulate(
     last_success: dict[int, float] = {}
     calls_hour = [0] * hours
     first_minute = [0] * hours
-    result = Simulation(hours, requests_per_hour, calls_hour, first_minute)
+    result = Simulation(hours, requests_per_hour, calls_hour, first_minute, refused_per_hour=[0] * hours)
     estimate = DEFAULT_CALLS_PER_RUN
     window, used = 0, 0
     fraction = calls_per_run - int(calls_per_run)
@@ -110,6 +112,7 @@ def simulate(
         calls = max(1, int(calls_per_run) + (1 if rng.random() < fraction else 0))
         if used + calls > requests_per_hour:
             result.refused += 1
+            result.refused_per_hour[hour] += 1
             until = START + timedelta(seconds=(hour + 1) * HOUR)
             nxt = after_budget(until, interval, policy, rng)
         else:
