@@ -18,7 +18,13 @@ each user's requests in order, reading the bodies and doing nothing else (no dat
 Calls per run: ``data_sources.sync_state.counters.calls`` summed over runs, for a cycle with new data and
 for a second cycle right after it with nothing new.
 
-Usage: python bench/sync.py [--json PATH] [--users N] [--concurrency 8,16] [--threads T]
+Rows also give, for the best concurrency, the statements (COPY counted), commits and worker-process
+CPU per run, with new data and with nothing new; and, with ``--processes N`` (default 2), one more
+hour of new data run by N forked worker processes together (each ``build_worker`` with its own engine,
+as ``inlet worker --processes N``), against the floor of the previous new-data cycle's requests
+replayed at N times the concurrency.
+
+Usage: python bench/sync.py [--json PATH] [--users N] [--concurrency 8,16] [--threads T] [--processes N]
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
@@ -49,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Result, Timer, fresh_database, postgres_url, write_json
 
 TARGET_RATE = 200.0  # user-syncs per second, one worker process
+TARGET_IDLE_RATE = 600.0  # user-syncs per second with nothing new at the partner
 RATIO_TARGET = 3.0
 T0 = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # 05:00 in Los Angeles: outside Dexcom's blackout
 HOUR = timedelta(hours=1)
@@ -251,14 +259,26 @@ def counters(engine: Engine) -> tuple[int, int]:
 
 
 class Statements:
-    """Counts, on the engine, what a cycle sends to the database: statements (cursor executes, COPY
-    included), commits, and pool checkouts (each one a ping: the engine pre-pings)."""
+    """Counts, on the engine, what a cycle sends to the database: statements (cursor executes, and
+    the COPYs the driver runs outside SQLAlchemy's events), commits, and pool checkouts (a ping each
+    when the engine pre-pings; the worker's does not)."""
 
     def __init__(self, engine: Engine) -> None:
+        from inlet.data import storage
+        from inlet.db import bulk
+
         self.statements = self.commits = self.checkouts = 0
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
         event.listen(engine.pool, "checkout", self._checkout)
+        insert_rows = storage.insert_rows
+
+        def counted(conn: Any, table: str, columns: Any, rows: Any) -> None:
+            if conn.dialect.name == "postgresql" and len(rows) >= bulk.COPY_FROM:
+                self.statements += 1  # a COPY: invisible to before_cursor_execute
+            insert_rows(conn, table, columns, rows)
+
+        storage.insert_rows = counted  # type: ignore[assignment]
 
     def _statement(self, *args: Any) -> None:
         self.statements += 1
@@ -283,6 +303,26 @@ def busy_cpu() -> tuple[float, float]:
     return own.user + own.system, (sum(fields[:8]) - idle) / ticks
 
 
+@dataclass
+class Usage:
+    """What one cycle cost per run: statements, commits, pool checkouts, the worker process's CPU."""
+
+    statements: float
+    commits: float
+    checkouts: float
+    cpu_ms: float
+    process_share: float  # of a core, over the cycle
+    machine_share: float
+
+    def line(self) -> str:
+        return (
+            f"       per run: {self.statements:.1f} statements, {self.commits:.1f} commits, "
+            f"{self.checkouts:.1f} pool checkouts, {self.cpu_ms:.2f} ms CPU of the worker process; "
+            f"worker process {self.process_share:.0%} of a core, machine {self.machine_share:.0%} "
+            f"of a core ({os.cpu_count()} cores)"
+        )
+
+
 def usage(
     sql0: tuple[int, ...],
     sql1: tuple[int, ...],
@@ -290,13 +330,11 @@ def usage(
     cpu1: tuple[float, float],
     runs: int,
     seconds: float,
-) -> str:
+) -> Usage:
     per_run = [(b - a) / runs for a, b in zip(sql0, sql1, strict=True)]
-    return (
-        f"       per run: {per_run[0]:.1f} statements, {per_run[1]:.1f} commits, "
-        f"{per_run[2]:.1f} pool checkouts (pings); CPU: worker process "
-        f"{(cpu1[0] - cpu0[0]) / seconds:.0%} of a core, machine "
-        f"{(cpu1[1] - cpu0[1]) / seconds:.0%} of a core ({os.cpu_count()} cores)"
+    own = cpu1[0] - cpu0[0]
+    return Usage(
+        per_run[0], per_run[1], per_run[2], own / runs * 1000, own / seconds, (cpu1[1] - cpu0[1]) / seconds
     )
 
 
@@ -361,8 +399,51 @@ def floor(requests: list[list[tuple[str, dict[str, str], dict[str, str]]]], conc
     return timer.seconds
 
 
-def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Result]:
+def _process_main(settings: Any, micros: int, concurrency: int, pipe: Pipe) -> None:
+    """One forked worker process: its own engine and services, one pass when told to go."""
     from inlet.db.engine import create_db_engine
+    from inlet.services import create_services
+    from inlet.sync.service import build_worker
+
+    engine = create_db_engine(settings.database_url, pool_size=concurrency + 2, pre_ping=False)
+    services = create_services(settings, engine)
+    worker = build_worker(services, concurrency=concurrency, clock=lambda _conn: micros, poll_seconds=0.05)
+    pipe.send("ready")
+    pipe.recv()
+    asyncio.run(worker.run_once())
+    worker.close()
+    engine.dispose()
+    pipe.send(worker.stats.succeeded)
+
+
+def run_processes(settings: Any, now: datetime, concurrency: int, processes: int) -> float:
+    """Every due task run once by ``processes`` worker processes together: seconds."""
+    from inlet.model.timeutil import to_micros
+
+    context = multiprocessing.get_context("fork")
+    pipes, children = [], []
+    for _ in range(processes):
+        parent, child = context.Pipe()
+        process = context.Process(target=_process_main, args=(settings, to_micros(now), concurrency, child))
+        process.start()
+        pipes.append(parent)
+        children.append(process)
+    for pipe in pipes:
+        if not pipe.poll(120) or pipe.recv() != "ready":
+            raise RuntimeError("a worker process did not start")
+    with Timer() as timer:
+        for pipe in pipes:
+            pipe.send("go")
+        succeeded = sum(pipe.recv() for pipe in pipes)
+    for process in children:
+        process.join(timeout=30)
+    print(f"       {processes} processes: {succeeded:,} runs succeeded")
+    return timer.seconds
+
+
+def run(pg: str, users: int, levels: list[int], threads: int | None, processes: int = 1) -> list[Result]:
+    from inlet.db.engine import create_db_engine
+    from inlet.model.timeutil import to_micros
     from inlet.services import create_services
     from inlet.settings import Settings
 
@@ -411,9 +492,10 @@ def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Res
                 f"{stats.summary()}; {stored_rows(engine):,} rows stored"
             )
             counter = Statements(services.engine)
-            best: tuple[float, float, int] | None = None
+            best: tuple[float, float, int, Usage] | None = None
             runs0, calls0 = counters(engine)
             new_runs = new_calls = 0
+            replay: list[list[tuple[str, dict[str, str], dict[str, str]]]] = []
             for level in levels:
                 now = now + HOUR
                 before_rows = stored_rows(engine)
@@ -422,6 +504,7 @@ def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Res
                 sql1, cpu1 = counter.snapshot(), busy_cpu()
                 assert stats.succeeded == users, stats.summary()
                 requests = recorder.take()
+                replay = requests
                 calls = sum(len(r) for r in requests)
                 floor_seconds = floor(requests, level)
                 rate, floor_rate = users / seconds, users / floor_seconds
@@ -434,12 +517,13 @@ def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Res
                     f"({floor_seconds:.1f} s), ratio {floor_rate / rate:.2f}; {calls:,} partner calls; "
                     f"{stored_rows(engine) - before_rows:,} rows stored"
                 )
-                print(usage(sql0, sql1, cpu0, cpu1, users, seconds))
+                cost = usage(sql0, sql1, cpu0, cpu1, users, seconds)
+                print(cost.line())
                 if best is None or rate > best[0]:
-                    best = (rate, floor_rate, level)
+                    best = (rate, floor_rate, level, cost)
             assert best is not None
-            rate, floor_rate, level = best
-            results.append(
+            rate, floor_rate, level, cost = best
+            results += [
                 Result(
                     f"sync.postgresql.user_syncs_c{level}",
                     rate,
@@ -447,40 +531,80 @@ def run(pg: str, users: int, levels: list[int], threads: int | None) -> list[Res
                     floor_rate,
                     floor_rate / rate,
                     TARGET_RATE,
-                )
-            )
-            results.append(
+                ),
                 Result(
                     "sync.postgresql.calls_per_run_new_data", new_calls / new_runs, "calls", None, None, None
-                )
-            )
+                ),
+                Result(
+                    "sync.postgresql.statements_per_run_new_data",
+                    cost.statements,
+                    "statements",
+                    None,
+                    None,
+                    8,
+                ),
+                Result("sync.postgresql.commits_per_run_new_data", cost.commits, "commits", None, None, 2),
+                Result("sync.postgresql.cpu_per_run_new_data", cost.cpu_ms, "ms", None, None, None),
+            ]
             # Immediately again: nothing new at the partner (the clock has not moved).
             sql0, cpu0 = counter.snapshot(), busy_cpu()
             seconds, stats, _ = cycle(services, simulator, now, level, threads)
             sql1, cpu1 = counter.snapshot(), busy_cpu()
             runs1, calls1 = counters(engine)
             print(f"no new data, C={level}: {users / seconds:,.1f} user-syncs/s ({seconds:.1f} s)")
-            print(usage(sql0, sql1, cpu0, cpu1, users, seconds))
-            results.append(
+            idle = usage(sql0, sql1, cpu0, cpu1, users, seconds)
+            print(idle.line())
+            results += [
                 Result(
                     "sync.postgresql.calls_per_run_no_new_data",
                     (calls1 - calls0) / (runs1 - runs0),
                     "calls",
                     None,
                     None,
-                    None,
-                )
-            )
-            results.append(
+                    1,
+                ),
                 Result(
                     f"sync.postgresql.user_syncs_no_new_data_c{level}",
                     users / seconds,
                     "syncs/s",
                     None,
                     None,
+                    TARGET_IDLE_RATE,
+                ),
+                Result(
+                    "sync.postgresql.statements_per_run_no_new_data",
+                    idle.statements,
+                    "statements",
                     None,
+                    None,
+                    None,
+                ),
+                Result("sync.postgresql.cpu_per_run_no_new_data", idle.cpu_ms, "ms", None, None, None),
+            ]
+            if processes > 1:
+                # One more hour of new data, run by `processes` worker processes at once (forked,
+                # each with its own engine, as `inlet worker --processes N` runs them).
+                now = now + HOUR
+                simulator.set(now)
+                make_due(engine, to_micros(now))
+                seconds = run_processes(settings, now, level, processes)
+                floor_seconds = floor(replay, level * processes)
+                rate, floor_rate = users / seconds, users / floor_seconds
+                print(
+                    f"--processes {processes}, C={level} each: {rate:,.1f} user-syncs/s ({seconds:.1f} s), "
+                    f"floor {floor_rate:,.1f}/s at C={level * processes} (the previous new-data cycle's "
+                    f"requests), ratio {floor_rate / rate:.2f}"
                 )
-            )
+                results.append(
+                    Result(
+                        f"sync.postgresql.user_syncs_p{processes}_c{level}",
+                        rate,
+                        "syncs/s",
+                        floor_rate,
+                        floor_rate / rate,
+                        TARGET_RATE * processes,
+                    )
+                )
             engine.dispose()
     finally:
         simulator.stop()
@@ -499,6 +623,9 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, help="size of the event loop's default executor (default: Python's)"
     )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="also measure this many worker processes together (1: not)"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     results: list[Result] = []
@@ -506,7 +633,7 @@ def main() -> None:
     if pg is None:
         print("sync rows omitted: the benchmark needs PostgreSQL")
     else:
-        results = run(pg, args.users, levels, args.threads)
+        results = run(pg, args.users, levels, args.threads, args.processes)
     for result in results:
         print(result.line())
     write_json(args.json, results)

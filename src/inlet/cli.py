@@ -128,15 +128,35 @@ def serve(
 def worker(
     once: Annotated[bool, typer.Option("--once", help="run every task due now, once, and exit")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="tasks run at the same time")] = 4,
+    processes: Annotated[
+        int, typer.Option(min=1, help="worker processes (each with --concurrency), coordinating by lease")
+    ] = 1,
     metrics_port: Annotated[
         int | None, typer.Option(help="serve Prometheus metrics on 127.0.0.1:PORT while running")
     ] = None,
 ) -> None:
     """The sync worker: claims due partner sync tasks by lease and runs them (fetch, store, schedule);
     also sends connection reminders, retries queued emails and recomputes outdated summaries (so a
-    one-shot worker leaves every summary current)."""
+    one-shot worker leaves every summary current). ``--processes N`` starts N-1 more
+    worker processes beside this one (to use more cores); they share nothing but the database, as
+    separate ``inlet worker`` commands do."""
     import asyncio
     import signal
+    import subprocess
+    import sys
+
+    helpers: list[subprocess.Popen[bytes]] = []
+    if processes > 1:
+        # the same command, one process each (a metrics port is this process's only)
+        argv = [sys.executable, "-c", "from inlet.cli import main; main()", "worker"]
+        argv += ["--concurrency", str(concurrency)] + (["--once"] if once else [])
+        helpers = [subprocess.Popen(argv) for _ in range(processes - 1)]
+
+    def stopping(stop: asyncio.Event, signum: int) -> None:
+        """SIGINT/SIGTERM: this worker stops after its runs, and so do the helper processes."""
+        stop.set()
+        for helper in helpers:
+            helper.send_signal(signum)
 
     from inlet.db.engine import create_db_engine
     from inlet.db.migrate import upgrade
@@ -168,7 +188,7 @@ def worker(
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, stopping, stop, sig)
             chores = asyncio.ensure_future(housekeeping(services, stop))
             summaries = asyncio.ensure_future(run_updater(services.engine, services.data.now, stop))
             await sync_worker.run_forever(stop)
@@ -179,7 +199,10 @@ def worker(
         sync_worker.close()
     finally:
         engine.dispose()
+        failed = [helper.wait() for helper in helpers]
     typer.echo(sync_worker.stats.summary())
+    if any(failed):
+        raise typer.Exit(1)
 
 
 @app.command("import")

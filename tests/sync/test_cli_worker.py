@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,5 +37,33 @@ def test_worker_once_runs_the_due_tasks_and_exits(tmp_path: Path) -> None:
             assert row.lease_owner is None
             assert row.lease_generation == 1
             assert row.next_run_time > soon + 29 * 60 * 1_000_000  # ACME: 30-60 minutes on
+    finally:
+        engine.dispose()
+
+
+def test_worker_processes_share_the_due_tasks_through_leases(tmp_path: Path) -> None:
+    """``--processes 2``: two worker processes, each task run by exactly one of them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
+    env["INLET_DATA_DIR"] = str(tmp_path / "state")
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'state' / 'inlet.db'}")
+    try:
+        upgrade(engine)
+        ids = seed_tasks(engine, 6, provider="acme")
+        result = subprocess.run(
+            [sys.executable, "-m", "inlet.cli", "worker", "--once", "--processes", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        counts = re.findall(r"ran (\d+) task\(s\)", result.stdout)
+        assert len(counts) == 2, result.stdout  # each process reports its own pass
+        assert sum(int(n) for n in counts) == 6
+        for task_id in ids:
+            row = task(engine, task_id)
+            assert row.lease_owner is None
+            assert row.lease_generation == 1  # claimed once, by one process
     finally:
         engine.dispose()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, RowMapping
 
 CONTINUOUS = "continuous"
 NORMAL = "normal"
@@ -38,7 +39,11 @@ class DataSet:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> DataSet:
-        m = row._mapping
+        return cls.from_mapping(row._mapping)
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any] | RowMapping) -> DataSet:
+        """A set from its ``data_sets`` columns by name (a row, or columns read in a join)."""
         doc = m["doc"]
         if isinstance(doc, (str, bytes)):
             import orjson

@@ -7,7 +7,7 @@ request with any invalid datum stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -208,12 +208,21 @@ class DataService:
                 total.dropped += outcome.dropped
         return total
 
-    def add_datums(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum]) -> AddOutcome:
+    def add_datums(
+        self,
+        conn: Connection,
+        data_set: DataSet,
+        datums: Sequence[Datum],
+        *,
+        current: Mapping[str, Any] | None = None,
+    ) -> AddOutcome:
+        """``current``: the caller's lookup of the set's current rows by origin id
+        (``storage.current_by_origin``), shared with origin deduplicators instead of a second one."""
         if not data_set.is_open:
             raise DataSetClosed(data_set.id)
         deduplicator = deduplicators.get(data_set.deduplicator_name)
         now = self.now()
-        outcome = deduplicator.add(conn, data_set, datums, now)
+        outcome = deduplicator.add(conn, data_set, datums, now, current)
         if not self.is_normal(data_set):  # continuous data is active at once: summaries go outdated
             earliest = summaries.earliest_by_type(((d.type, to_micros(d.time)) for d in datums), now)
             if outcome.replaced:  # a replacement may have moved a datum: its old time changed too

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, exists, func, insert, literal, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inlet.db.schema import device_data, summaries, summary_buckets, summary_periods
@@ -51,26 +51,46 @@ def mark_outdated(conn: Connection, user_id: str, earliest: Mapping[str, int], r
             changed[kind] = min(time, changed.get(kind, time))
     if not changed:
         return
-    _upsert_ignore(conn, summaries, [{"user_id": user_id, "type": kind} for kind in changed])
-    s = summaries.c
-    query = select(s.type, s.outdated_since, s.outdated_reasons, s.outdated_from).where(
-        s.user_id == user_id, s.type.in_(sorted(changed))
+    # One statement (a partner sync marks on every batch): each row inserted already outdated, or
+    # its marks merged into the existing row, which the upsert locks as the SELECT ... FOR UPDATE did.
+    postgres = conn.dialect.name == "postgresql"
+    dialect = postgresql if postgres else sqlite
+    statement = dialect.insert(summaries).values(
+        [
+            {
+                "user_id": user_id,
+                "type": kind,
+                "outdated_since": now,
+                "outdated_reasons": [reason],
+                "outdated_from": start,
+                **({"last_upload": now} if reason == UPLOAD_COMPLETED else {}),
+            }
+            for kind, start in sorted(changed.items())
+        ]
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    for row in conn.execute(query).all():
-        reasons = list(row.outdated_reasons or [])
-        if reason not in reasons:
-            reasons.append(reason)
-        start = changed[row.type]
-        values: dict[str, Any] = {
-            "outdated_since": row.outdated_since if row.outdated_since is not None else now,
-            "outdated_reasons": reasons,
-            "outdated_from": start if row.outdated_from is None else min(row.outdated_from, start),
-        }
-        if reason == UPLOAD_COMPLETED:
-            values["last_upload"] = now
-        conn.execute(update(summaries).where(s.user_id == user_id, s.type == row.type).values(**values))
+    s, new = summaries.c, statement.excluded
+    if postgres:
+        # SQL NULL and JSON null (a computed summary's) alike: no reasons yet
+        array = func.jsonb_typeof(s.outdated_reasons) == "array"
+        reasons = case((array, s.outdated_reasons), else_=literal([], postgresql.JSONB))
+        listed: Any = reasons.op("@>")(new.outdated_reasons)
+        added: Any = reasons.op("||")(new.outdated_reasons)
+        earlier: Any = func.least(s.outdated_from, new.outdated_from)
+    else:
+        reasons = case((func.json_type(s.outdated_reasons) == "array", s.outdated_reasons), else_="[]")
+        listed = exists(
+            select(1).select_from(func.json_each(reasons)).where(literal_column("value") == reason)
+        )
+        added = func.json_insert(reasons, "$[#]", reason)
+        earlier = func.min(s.outdated_from, new.outdated_from)
+    values: dict[str, Any] = {
+        "outdated_since": func.coalesce(s.outdated_since, new.outdated_since),
+        "outdated_reasons": case((listed, s.outdated_reasons), else_=added),
+        "outdated_from": func.coalesce(earlier, new.outdated_from),
+    }
+    if reason == UPLOAD_COMPLETED:
+        values["last_upload"] = new.last_upload
+    conn.execute(statement.on_conflict_do_update(index_elements=[s.user_id, s.type], set_=values))
 
 
 def earliest_by_type(times: Iterable[tuple[str, int]], now: int) -> dict[str, int]:

@@ -107,13 +107,11 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = list(conn.execute(candidates).scalars())
-    if not ids:
-        return []
     expires = now + int(lease_seconds * US)
+    # one statement: the due rows locked (skipping those another worker is claiming) and leased
     claimed = conn.execute(
         update(sync_tasks)
-        .where(t.id.in_(ids))
+        .where(t.id.in_(candidates.scalar_subquery()))
         .values(
             lease_owner=owner,
             lease_expires_time=expires,
@@ -126,7 +124,7 @@ def claim_due(
     return sorted((_lease(row) for row in claimed), key=lambda lease: (lease.next_run_time, lease.task_id))
 
 
-def _fenced(lease: Lease) -> Any:
+def held(lease: Lease) -> Any:
     t = sync_tasks.c
     return and_(t.id == lease.task_id, t.lease_owner == lease.owner, t.lease_generation == lease.generation)
 
@@ -137,7 +135,7 @@ def renew(conn: Connection, lease: Lease, *, lease_seconds: float, now: int | No
     expired but was not yet reclaimed is still ours and is renewed."""
     now = db_now(conn) if now is None else now
     expires = now + int(lease_seconds * US)
-    result = conn.execute(update(sync_tasks).where(_fenced(lease)).values(lease_expires_time=expires))
+    result = conn.execute(update(sync_tasks).where(held(lease)).values(lease_expires_time=expires))
     if result.rowcount != 1:
         return None
     return replace(lease, expires_time=expires)
@@ -174,7 +172,7 @@ def complete(
         values.update(failure_count=0, last_success_time=now, last_error=None)
     elif outcome == "failure":
         values.update(failure_count=t.failure_count + 1, last_error=error)
-    result = conn.execute(update(sync_tasks).where(_fenced(lease)).values(**values))
+    result = conn.execute(update(sync_tasks).where(held(lease)).values(**values))
     return result.rowcount == 1
 
 

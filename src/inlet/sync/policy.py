@@ -143,6 +143,16 @@ def next_run_time(
     return leave_blackouts(_utc(now) + timedelta(minutes=delay), policy.blackouts, rng)
 
 
+def after_budget(
+    until: datetime, interval: EffectiveInterval, policy: Policy, rng: random.Random
+) -> datetime:
+    """When a run the hour's budget refused runs again: spread uniformly over the first
+    ``min(60, interval.min_minutes)`` minutes after the budget renews at ``until`` (out of blackouts),
+    so the refused runs of a whole hour do not all call at the top of the next one."""
+    spread = min(60.0, interval.min_minutes)
+    return leave_blackouts(_utc(until) + timedelta(minutes=rng.uniform(0.0, spread)), policy.blackouts, rng)
+
+
 def backoff_delay(
     failure_count: int,
     rng: random.Random,

@@ -23,7 +23,6 @@ Logs name the task, the partner and the failure class, never a token or a health
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import json
 import logging
@@ -31,7 +30,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -39,15 +38,22 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, literal, literal_column, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import JSONB
 
 from inlet import __version__
 from inlet.data import storage
-from inlet.data.errors import DataSetNotFound
 from inlet.data.records import DataSet
 from inlet.db import payloads
-from inlet.db.schema import data_sources, device_data, partner_payloads, provider_sessions, sync_tasks
+from inlet.db.schema import (
+    data_sets,
+    data_sources,
+    device_data,
+    partner_payloads,
+    provider_sessions,
+    sync_tasks,
+)
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import Datum, parse_data
 from inlet.model.timeutil import US, from_micros, to_micros
@@ -69,7 +75,7 @@ from inlet.partners.states import CONNECTED
 from inlet.summaries import store as summaries
 from inlet.sync import metrics
 from inlet.sync.budget import BudgetGate
-from inlet.sync.leases import DbClock, Lease, db_now
+from inlet.sync.leases import DbClock, Lease, db_now, held
 from inlet.sync.policy import backoff_delay, in_blackout
 from inlet.sync.tokens import TokenKeeper, Tokens
 from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
@@ -85,6 +91,9 @@ DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
 RESUME_AFTER = timedelta(minutes=1)
+# A run's batches are stored together until they hold this many records (a catch-up's 30-day
+# windows, thousands of readings each, go one per transaction).
+GROUP_RECORDS = 500
 PURGE_SHARE = 0.01  # one run in a hundred deletes the partner payloads past their retention
 DEDUPLICATOR = "org.tidepool.deduplicator.dataset.delete.origin"
 _DOC_STORAGE_KEYS = ("id", "uploadId")
@@ -116,7 +125,7 @@ class SourceView:
     user_id: str
     state: str
     session_id: str | None
-    data_set_id: str | None
+    data_set: DataSet | None  # the source's continuous data set (None until its first data)
     sync_state: SyncState
     token: str | None = field(default=None, repr=False)  # the session's ciphertext
 
@@ -306,12 +315,31 @@ class SyncRunner:
             deadline=deadline,
         )
         adapter = self.adapter_for(partner)
+        # The run's batches are stored together, in order, in as few transactions as their size
+        # allows: each group's watermarks go with its data, so a run stopped anywhere still resumes
+        # from what it stored. What was fetched before a failure is stored before the failure counts.
+        pending: list[Batch] = []
+
+        def flush() -> None:
+            if pending:
+                self._store(partner, lease, source, pending, stats, clock())
+                pending.clear()
+
         try:
             for batch in adapter.fetch(ctx):
-                self._store(partner, lease, source, batch, stats, clock())
+                pending.append(batch)
+                if sum(b.records for b in pending) >= GROUP_RECORDS:
+                    flush()
         except OutOfTime:
+            flush()
             log.info("sync run out of time; resuming soon", extra={"task": lease.task_id})
             return RunResult("success", next_run_time=run.started + RESUME_AFTER)
+        except (LeaseLost, *DATABASE_DOWN):
+            raise
+        except Exception:
+            flush()
+            raise
+        flush()
         return RunResult("success")
 
     # ---- partner calls ----------------------------------------------------------------------------
@@ -391,14 +419,40 @@ class SyncRunner:
     # ---- storing a batch ----------------------------------------------------------------------------
 
     def _store(
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        batches: list[Batch],
+        stats: RunStats,
+        now: int,
+    ) -> None:
+        """Store a group of the run's batches in one transaction; a group the database refuses is
+        stored batch by batch (and a batch it refuses, record by record)."""
+        if all(_empty(batch) for batch in batches):
+            # Empty answers (and state-only batches) write nothing now: their watermarks are saved
+            # with the run's outcome, and a run that dies before then asks for the windows again.
+            for batch in batches:
+                source.sync_state.streams.update(batch.state)
+            return
+        if len(batches) == 1:
+            self._store_one(partner, lease, source, batches[0], stats, now)
+            return
+        parsed = [_parse(batch.result) for batch in batches]
+        try:
+            counts = self._write(partner, lease, source, batches, parsed, now, None)
+        except UNSTORABLE:
+            for batch in batches:
+                self._store(partner, lease, source, [batch], stats, now)
+            return
+        self._count(partner, lease, stats, counts)
+
+    def _store_one(
         self, partner: Partner, lease: Lease, source: SourceView, batch: Batch, stats: RunStats, now: int
     ) -> None:
-        if batch.body is None and not batch.result.datums and not batch.result.deleted:
-            source.sync_state.streams.update(batch.state)  # saved with the run's outcome
-            return
         datums, problems = _parse(batch.result)
         try:
-            counts = self._write(partner, lease, source, batch, datums, problems, now, None)
+            counts = self._write(partner, lease, source, [batch], [(datums, problems)], now, None)
         except UNSTORABLE as error:
             # One record the database refuses must not hold back the others (nor the watermark):
             # store the records one by one, skip (and count) the refused ones, then the batch itself.
@@ -421,7 +475,16 @@ class SyncRunner:
                 added = [a + b for a, b in zip(added, one, strict=True)]
             if len(datums) > 1 and not kept:
                 raise  # every record refused: not a record's fault (the run fails and says so)
-            counts = self._write(partner, lease, source, batch, kept, problems, now, tuple(added))
+            counts = self._write(partner, lease, source, [batch], [(kept, problems)], now, tuple(added))
+        self._count(partner, lease, stats, counts)
+
+    def _count(
+        self,
+        partner: Partner,
+        lease: Lease,
+        stats: RunStats,
+        counts: tuple[int, int, int, int, list[Problem]],
+    ) -> None:
         stored, replaced, unchanged, deleted, skipped = counts
         stats.stored += stored - replaced
         stats.replaced += replaced
@@ -446,85 +509,100 @@ class SyncRunner:
                 },
             )
 
-    def _begin(self, lease: Lease) -> Any:
-        """A batch transaction: fenced by the lease, without waiting for the WAL flush on PostgreSQL
-        (a batch lost in a crash loses its watermark with it, so it is simply fetched again)."""
-
-        @contextlib.contextmanager
-        def transaction() -> Iterator[Connection]:
-            with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                _fence(conn, lease)
-                yield conn
-
-        return transaction()
-
     def _add(
         self, partner: Partner, lease: Lease, source: SourceView, datums: list[Datum], now: int
     ) -> tuple[int, int, int]:
         """Store ``datums`` alone (the one-by-one fallback): stored, replaced, unchanged."""
-        with self._begin(lease) as conn:
-            data_set = self._data_set(conn, partner, source, now)
-            fresh = _changed(conn, data_set.user_id, data_set.id, datums)
-            if not fresh:
-                return 0, 0, len(datums)
-            outcome = self.services.data.add_datums(conn, data_set, fresh)
-            return outcome.stored, outcome.replaced, len(datums) - len(fresh)
+        with self.engine.begin() as conn:
+            data_set, created = self._data_set(conn, partner, source)
+            counts = self._datums(conn, data_set, datums)
+            self._update_source(conn, lease, source, {"data_set_id": data_set.id} if created else {})
+        if created:
+            source.data_set = data_set
+        return counts
+
+    def _datums(self, conn: Connection, data_set: DataSet, datums: list[Datum]) -> tuple[int, int, int]:
+        """The datums into the set, those fetched again unchanged dropped first: stored, replaced,
+        unchanged. One lookup of the current rows by origin id serves both the unchanged check and
+        the deduplicator."""
+        if not datums:
+            return 0, 0, 0
+        ids = [str(d.doc["origin"]["id"]) for d in datums if isinstance(d.doc.get("origin"), dict)]
+        current = storage.current_by_origin(conn, data_set.user_id, data_set.id, ids, doc=True) if ids else {}
+        fresh = _changed(current, datums)
+        if not fresh:
+            return 0, 0, len(datums)
+        outcome = self.services.data.add_datums(conn, data_set, fresh, current=current)
+        return outcome.stored, outcome.replaced, len(datums) - len(fresh)
 
     def _write(
         self,
         partner: Partner,
         lease: Lease,
         source: SourceView,
-        batch: Batch,
-        datums: list[Datum],
-        problems: list[Problem],
+        batches: list[Batch],
+        parsed: list[tuple[list[Datum], list[Problem]]],
         now: int,
         added: tuple[int, ...] | None,
     ) -> tuple[int, int, int, int, list[Problem]]:
-        """One batch in one transaction: the datums (unless ``added`` says they are already stored),
-        tombstones, the raw payload with the skipped records, counters, times and watermarks."""
-        with self._begin(lease) as conn:
-            data_set = None
-            if datums or batch.result.deleted:
-                data_set = self._data_set(conn, partner, source, now)
+        """Batches in one transaction: their datums (unless ``added`` says they are already stored),
+        tombstones, the raw payloads with the skipped records, counters, times and watermarks; the
+        lease fence is the source's update itself, the transaction's last statement."""
+        created = False
+        data_set = source.data_set
+        datums = [datum for batch_datums, _ in parsed for datum in batch_datums]
+        deletions = [origin for batch in batches for origin in batch.result.deleted]
+        skipped_of = [[p for p in problems if p.skipped] for _, problems in parsed]
+        skipped = [p for group in skipped_of for p in group]
+        streams: dict[str, Any] = {}
+        for batch in batches:
+            streams.update(batch.state)
+        with self.engine.begin() as conn:
+            if datums or deletions:
+                data_set, created = self._data_set(conn, partner, source)
             stored = replaced = unchanged = deleted = 0
             if added is not None:
                 stored, replaced, unchanged = added
             elif data_set is not None and datums:
-                fresh = _changed(conn, data_set.user_id, data_set.id, datums)
-                unchanged = len(datums) - len(fresh)
-                if fresh:
-                    outcome = self.services.data.add_datums(conn, data_set, fresh)
-                    stored, replaced = outcome.stored, outcome.replaced
-            if data_set is not None and batch.result.deleted:
-                deleted = _tombstone(conn, data_set.id, source.user_id, batch.result.deleted, now)
-            skipped = [p for p in problems if p.skipped]
-            conn.execute(
-                insert(partner_payloads).values(
-                    data_source_id=source.id,
-                    user_id=source.user_id,
-                    provider_name=partner.slug,
-                    kind=batch.kind,
-                    fetched_time=now,
-                    record_count=batch.records,
-                    skipped=storable([{"recordId": p.record_id, "reason": p.reason} for p in skipped])
+                stored, replaced, unchanged = self._datums(conn, data_set, datums)
+            if data_set is not None and deletions:
+                deleted = _tombstone(conn, data_set.id, source.user_id, deletions, now)
+            payload_rows = [
+                {
+                    "data_source_id": source.id,
+                    "user_id": source.user_id,
+                    "provider_name": partner.slug,
+                    "kind": batch.kind,
+                    "fetched_time": now,
+                    "record_count": batch.records,
+                    "skipped": storable([{"recordId": p.record_id, "reason": p.reason} for p in group])
                     or None,
-                    body=batch.body,
-                )
-            )
-            state = replace(
-                source.sync_state,
-                streams={**source.sync_state.streams, **batch.state},
-                counters=dict(source.sync_state.counters),
-            )
-            state.count(records=stored - replaced, updated=replaced, skipped=len(skipped), deleted=deleted)
-            values: dict[str, Any] = {"sync_state": state.dump()}
-            times = [to_micros(d.time) for d in datums]
+                    "body": batch.body,
+                }
+                for batch, group in zip(batches, skipped_of, strict=True)
+                if not _empty(batch)
+            ]
+            payloads = insert(partner_payloads).values(payload_rows) if payload_rows else None
+            if payloads is not None and conn.dialect.name != "postgresql":
+                conn.execute(payloads)
+                payloads = None  # PostgreSQL: written by the source's update, as its CTE
+            counters = dict(source.sync_state.counters)
+            for key, value in (
+                ("records", stored - replaced),
+                ("updated", replaced),
+                ("skipped", len(skipped)),
+                ("deleted", deleted),
+            ):
+                counters[key] = counters.get(key, 0) + value
+            values: dict[str, Any] = {
+                "sync_state": _merged_state(conn, {"streams": streams, "counters": counters})
+            }
+            if created and data_set is not None:
+                values["data_set_id"] = data_set.id
             if stored or deleted:
                 values["last_import_time"] = now
                 values["modified_time"] = now
+            times = [to_micros(d.time) for d in datums]
             if times and stored:
                 first, last = min(times), max(times)
                 s = data_sources.c
@@ -534,19 +612,37 @@ class SyncRunner:
                 )
                 values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
                 values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(**values))
-        source.sync_state = state  # only once committed
+            self._update_source(conn, lease, source, values, payloads)
+        # only once committed
+        if created:
+            source.data_set = data_set
+        source.sync_state.streams.update(streams)
+        source.sync_state.counters = counters
         return stored, replaced, unchanged, deleted, skipped
 
-    def _data_set(self, conn: Connection, partner: Partner, source: SourceView, now: int) -> DataSet:
-        """The source's one continuous data set, created on its first data."""
-        data = self.services.data
-        if source.data_set_id is not None:
-            try:
-                found: DataSet = data.get_data_set(conn, source.data_set_id)
-                return found
-            except DataSetNotFound:
-                pass  # deleted by its owner: start a new one
+    def _update_source(
+        self,
+        conn: Connection,
+        lease: Lease,
+        source: SourceView,
+        values: dict[str, Any],
+        payloads: Any = None,
+    ) -> None:
+        """The batch's update of its data source, fenced by the task's lease in the same statement
+        (:func:`_fenced_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is
+        no longer this run's. ``payloads``: an INSERT sent as the statement's CTE (PostgreSQL)."""
+        values = values or {"modified_time": data_sources.c.modified_time}
+        statement = _fenced_update(conn, lease, source.id, values)
+        if payloads is not None:
+            statement = statement.add_cte(payloads.cte("payloads"))
+        if conn.execute(statement).rowcount != 1:
+            raise LeaseLost
+
+    def _data_set(self, conn: Connection, partner: Partner, source: SourceView) -> tuple[DataSet, bool]:
+        """The source's one continuous data set (read with the source), created on its first data
+        or when its owner deleted it: (the set, whether it was created now)."""
+        if source.data_set is not None:
+            return source.data_set, False
         parsed, errors = parse_data_set(
             {
                 "type": "upload",
@@ -557,12 +653,8 @@ class SyncRunner:
             }
         )
         assert parsed is not None, errors
-        created: DataSet = data.create_data_set_from(conn, source.user_id, parsed)
-        source.data_set_id = created.id
-        conn.execute(
-            update(data_sources).where(data_sources.c.id == source.id).values(data_set_id=created.id)
-        )
-        return created
+        created: DataSet = self.services.data.create_data_set_from(conn, source.user_id, parsed)
+        return created, True
 
     # ---- the outcome --------------------------------------------------------------------------------
 
@@ -660,7 +752,8 @@ class SyncRunner:
         cutoff = clock() - self.raw_retention_days * 86_400 * US
 
         def write(conn: Connection) -> None:
-            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=state))
+            merged = _merged_state(conn, state)
+            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged))
             if purge:
                 # next days' partitions, and whole days past retention dropped (PostgreSQL)
                 payloads.maintain(conn, clock(), cutoff)
@@ -668,23 +761,32 @@ class SyncRunner:
         return replace(result, calls=stats.calls, on_complete=write)
 
     def _load_source(self, lease: Lease) -> SourceView | None:
-        """The data source with its session's encrypted token, in one query."""
-        s, p = data_sources.c, provider_sessions.c
+        """The data source with its session's encrypted token and its data set, in one query."""
+        s, p, ds = data_sources.c, provider_sessions.c, data_sets.c
+        set_columns = [column.label(f"set_{column.name}") for column in data_sets.c]
         query = (
-            select(s.id, s.user_id, s.state, s.data_set_id, s.sync_state, p.id.label("session_id"), p.token)
-            .select_from(data_sources.outerjoin(provider_sessions, p.id == s.provider_session_id))
+            select(s.id, s.user_id, s.state, s.sync_state, p.id.label("session_id"), p.token, *set_columns)
+            .select_from(
+                data_sources.outerjoin(provider_sessions, p.id == s.provider_session_id).outerjoin(
+                    data_sets, and_(ds.id == s.data_set_id, ds.deleted_time.is_(None))
+                )
+            )
             .where(s.id == lease.data_source_id)
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
+        m = row._mapping
+        data_set = None
+        if m["set_id"] is not None:  # a set its owner deleted is not used: the first batch starts one
+            data_set = DataSet.from_mapping({c.name: m[f"set_{c.name}"] for c in data_sets.c})
         return SourceView(
             row.id,
             row.user_id,
             row.state,
             row.session_id,
-            row.data_set_id,
+            data_set,
             SyncState.load(row.sync_state),
             row.token,
         )
@@ -745,16 +847,43 @@ def storable(value: Any) -> Any:
     return value
 
 
-def _fence(conn: Connection, lease: Lease) -> None:
-    """Lock the task row and check the lease is still ours (so no stale worker writes)."""
-    t = sync_tasks.c
-    held = conn.execute(
-        select(t.id)
-        .where(t.id == lease.task_id, t.lease_owner == lease.owner, t.lease_generation == lease.generation)
-        .with_for_update()
-    ).first()
-    if held is None:
-        raise LeaseLost
+def _empty(batch: Batch) -> bool:
+    """An answer with no records (or a batch of watermarks only): nothing to store but its state."""
+    return not batch.records and not batch.result.datums and not batch.result.deleted
+
+
+def _fenced_update(conn: Connection, lease: Lease, source_id: str, values: dict[str, Any]) -> Any:
+    """``UPDATE data_sources`` of ``source_id`` that changes a row only while the task's lease is
+    this run's: the fence and the write in one statement. On PostgreSQL the lease row is locked
+    (``FOR UPDATE``: a reclaim waits for this commit) in a ``FROM`` subquery that also turns off the
+    WAL flush wait for this transaction (a batch lost in a crash loses its watermark with it, so it
+    is simply fetched again); SQLite's writers are serialised by ``BEGIN IMMEDIATE`` already."""
+    s, t = data_sources.c, sync_tasks.c
+    statement = update(data_sources).where(s.id == source_id).values(**values)
+    if conn.dialect.name == "postgresql":
+        fence = (
+            select(t.data_source_id, func.set_config("synchronous_commit", "off", True).label("commit_mode"))
+            .where(held(lease))
+            .with_for_update()
+            .subquery("fence")
+        )
+        return statement.where(fence.c.data_source_id == s.id)
+    return statement.where(exists().where(held(lease)))
+
+
+def _merged_state(conn: Connection, patch: dict[str, Any]) -> Any:
+    """``data_sources.sync_state`` with ``patch``'s keys set and its ``streams`` merged key by key
+    into the stored ones (a batch sets only the watermarks it earned; nothing else is rewritten)."""
+    state = data_sources.c.sync_state
+    if conn.dialect.name == "postgresql":
+        streams = func.coalesce(state.op("->")("streams"), literal({}, JSONB)).op("||")(
+            literal(patch.get("streams", {}), JSONB)
+        )
+        top = {k: v for k, v in patch.items() if k != "streams"}
+        merged = func.jsonb_build_object(literal_column("'streams'"), streams)
+        return func.coalesce(state, literal({}, JSONB)).op("||")(literal(top, JSONB)).op("||")(merged)
+    # SQLite: json_patch (RFC 7396) merges objects recursively; watermarks are never null.
+    return func.json_patch(func.coalesce(state, "{}"), literal(orjson.dumps(patch).decode()))
 
 
 def _parse(result: MappingResult) -> tuple[list[Datum], list[Problem]]:
@@ -789,18 +918,20 @@ def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _DOC_STORAGE_KEYS}
 
 
-def _changed(conn: Connection, user_id: str, data_set_id: str, datums: list[Datum]) -> list[Datum]:
-    """The datums that are new or differ from the current version stored under their origin id."""
-    ids = [d.doc["origin"]["id"] for d in datums if isinstance(d.doc.get("origin"), dict)]
-    if not ids:
+def _changed(current: Mapping[str, Any], datums: list[Datum]) -> list[Datum]:
+    """The datums that are new or differ from the current version stored under their origin id
+    (``current``: rows with their ``doc``, from ``storage.current_by_origin``)."""
+    if not current:
         return datums
-    current = storage.current_docs_by_origin(conn, user_id, data_set_id, ids)
     fresh = []
     for datum in datums:
         origin = datum.doc.get("origin")
-        stored = current.get(str(origin.get("id"))) if isinstance(origin, dict) else None
-        if stored is not None and _comparable(stored) == _comparable(datum.doc):
-            continue
+        row = current.get(str(origin.get("id"))) if isinstance(origin, dict) else None
+        if row is not None:
+            doc = row.doc
+            stored = orjson.loads(doc) if isinstance(doc, str | bytes) else doc
+            if _comparable(stored) == _comparable(datum.doc):
+                continue
         fresh.append(datum)
     return fresh
 

@@ -35,6 +35,7 @@ from inlet.sync.leases import DbClock, Lease
 from inlet.sync.policy import (
     BACKOFF_CAP,
     DEFAULT_CALLS_PER_RUN,
+    after_budget,
     backoff_delay,
     effective_interval,
     in_blackout,
@@ -160,6 +161,7 @@ class Worker:
         self.clock = clock
         self.calls_per_run = calls_per_run
         self.poll_seconds = poll_seconds
+        self.claim_batch = max(1, concurrency // 4)
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
         self.stats = WorkerStats()
         self.last_completed: datetime | None = None  # when this worker last completed a run (GET /status)
@@ -236,6 +238,12 @@ class Worker:
         if partner is None:
             return now + UNKNOWN_PARTNER_RETRY, None
         policy = partner.policy
+        if result.next_run_time is not None and (result.error or {}).get("code") == "budget-exhausted":
+            # spread over the renewed hour, not all at its top (docs/scaling.md, the simulation)
+            interval = effective_interval(
+                policy, self._population(conn, partner.slug), self.calls_per_run_of(partner.slug)
+            )
+            return after_budget(result.next_run_time, interval, policy, self.rng), None
         if result.next_run_time is not None:
             when = result.next_run_time
         elif result.outcome == "failure":
@@ -367,7 +375,9 @@ class Worker:
             while stop is None or not stop.is_set():
                 free = self.concurrency - len(running)
                 claimed: list[Lease] = []
-                if free > 0:
+                # Claim in batches: wait for a quarter of the slots to be free (one claim serves
+                # them all) unless nothing runs; a claim per finished run would cost a transaction.
+                if free > 0 and (not running or free >= self.claim_batch):
                     now, claimed = await asyncio.to_thread(self._claim, free, due_by, exclude or set())
                     self.stats.claimed += len(claimed)
                     for lease in claimed:

@@ -7,9 +7,9 @@ hard-deletes in places; Inlet always tombstones (``deleted_time``) or supersedes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
@@ -37,8 +37,17 @@ class Deduplicator:
             return None
         return identity_hasher(data_set.user_id, self.hash_version)
 
-    def add(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum], now: int) -> AddOutcome:
-        return self.store(conn, data_set, self.rows(data_set, datums, now), now)
+    def add(
+        self,
+        conn: Connection,
+        data_set: DataSet,
+        datums: Sequence[Datum],
+        now: int,
+        current: Mapping[str, Any] | None = None,
+    ) -> AddOutcome:
+        """``current``: the caller's own lookup of the set's current rows by origin id
+        (:func:`storage.current_by_origin`), for deduplicators that match on origin ids."""
+        return self.store(conn, data_set, self.rows(data_set, datums, now), now, current)
 
     def rows(self, data_set: DataSet, datums: Sequence[Datum], now: int) -> list[Row]:
         """The storage rows of ``datums`` (identity hashes included): pure work, no database, so it
@@ -56,10 +65,20 @@ class Deduplicator:
             serialize_docs(rows)
         return rows
 
-    def store(self, conn: Connection, data_set: DataSet, rows: list[Row], now: int) -> AddOutcome:
+    def store(
+        self,
+        conn: Connection,
+        data_set: DataSet,
+        rows: list[Row],
+        now: int,
+        current: Mapping[str, Any] | None = None,
+    ) -> AddOutcome:
         """Meet what is stored (:meth:`prepare`) and insert."""
         outcome = AddOutcome()
-        rows = self.prepare(conn, data_set, rows, now, outcome)
+        if current is None:
+            rows = self.prepare(conn, data_set, rows, now, outcome)
+        else:
+            rows = self.prepare_with(conn, data_set, rows, now, outcome, current)
         outcome.stored = storage.insert(conn, rows)
         return outcome
 
@@ -68,6 +87,19 @@ class Deduplicator:
     ) -> list[Row]:
         """Hook: drop or re-version incoming rows against what is stored. Default: keep all."""
         return rows
+
+    def prepare_with(
+        self,
+        conn: Connection,
+        data_set: DataSet,
+        rows: list[Row],
+        now: int,
+        outcome: AddOutcome,
+        current: Mapping[str, Any],
+    ) -> list[Row]:
+        """:meth:`prepare` given the caller's lookup of the current rows by origin id; deduplicators
+        that do not match on origin ids ignore it."""
+        return self.prepare(conn, data_set, rows, now, outcome)
 
     def close(self, conn: Connection, data_set: DataSet, now: int) -> None:
         self.before_activate(conn, data_set, now)

@@ -7,6 +7,7 @@ inactive, for audit (Tidepool deletes it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -42,6 +43,20 @@ class DataSetDeleteOrigin(Deduplicator):
         if not origin_ids:
             return rows
         stored = storage.current_by_origin(conn, data_set.user_id, data_set.id, origin_ids)
+        return self.prepare_with(conn, data_set, rows, now, outcome, stored)
+
+    def prepare_with(
+        self,
+        conn: Connection,
+        data_set: DataSet,
+        rows: list[Row],
+        now: int,
+        outcome: AddOutcome,
+        current: Mapping[str, Any],
+    ) -> list[Row]:
+        """``current``: the set's current rows by origin id, looked up by the caller for at least
+        every origin id in ``rows`` (a partner sync shares its own lookup)."""
+        stored = current
         latest: dict[str, Any] = {}  # origin id -> the row (stored or incoming) that is current now
         superseded: list[int] = []
         out: list[Row] = []

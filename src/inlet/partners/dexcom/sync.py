@@ -9,8 +9,11 @@ transmitter shows up: settings rarely change, and a device is emitted only when 
 Watermarks (the source's stream state, stored with each batch):
 
 - ``egvs``, ``calibrations``, ``events``, ``alerts``: the end of the last window stored; the next run
-  starts ``OVERLAP`` earlier, and earlier still when dataRange reports older uploads (a receiver synced
-  late, an event was edited), so nothing is missed; what is read twice is dropped by origin id;
+  starts there, or earlier when dataRange (asked with ``lastSyncTime``: the uploads since) reports
+  older uploads (a receiver synced late, an event was edited), so nothing is missed and nothing is
+  re-read by a fixed window; alerts, which dataRange does not cover, go back as far as the other
+  streams' uploads do. Without a usable ``lastSyncTime`` (a first sync, or the last one over 30 days
+  ago) a run starts ``OVERLAP`` before the watermark; what is read twice is dropped by origin id;
 - ``lastSyncTime``: the run's start (less a margin for the partner's clock), stored after every stream
   of the run was: dataRange with it reports exactly the uploads since, so it misses nothing;
 - ``devices``: a content hash per transmitter; ``auxTime``: when alerts and devices were last fetched.
@@ -102,7 +105,9 @@ class Sync:
                 continue
             first, last = ranges[stream]
             mark = instant(state.get(stream))
-            begin = first if mark is None else min(mark - OVERLAP, first) if incremental else mark - OVERLAP
+            # Incremental: dataRange's start is the earliest record uploaded since lastSyncTime, so
+            # only a start before the watermark (a late upload, an edit) makes the run re-read.
+            begin = first if mark is None else min(mark, first) if incremental else mark - OVERLAP
             begin = max(begin, history)
             try:
                 for batch in self._walk(ctx, stream, kind, begin, last + timedelta(seconds=1)):
@@ -130,7 +135,10 @@ class Sync:
             # account's data starts (a full dataRange's earliest start), else at the history start;
             # never from another stream's watermark (an interrupted first sync would lose them).
             mark = instant(state.get("alerts"))
-            if mark is not None:
+            if mark is not None and incremental and ranges:
+                # Alerts upload with the readings: back as far as dataRange says uploads reach.
+                begin = min([mark, *(first for first, _ in ranges.values())])
+            elif mark is not None:
                 begin = mark - OVERLAP
             elif ranges and not incremental:
                 begin = min(first for first, _ in ranges.values())
