@@ -208,12 +208,16 @@ class DataService:
                 total.dropped += outcome.dropped
         return total
 
-    def add_datums(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum]) -> AddOutcome:
+    def add_datums(
+        self, conn: Connection, data_set: DataSet, datums: Sequence[Datum], *, stage: bool = True
+    ) -> AddOutcome:
+        """Store datums through the set's deduplicator. ``stage=False`` writes an open normal set's
+        rows straight to device_data (for a caller that looks them up by id before it adds more)."""
         if not data_set.is_open:
             raise DataSetClosed(data_set.id)
         deduplicator = deduplicators.get(data_set.deduplicator_name)
         now = self.now()
-        outcome = deduplicator.add(conn, data_set, datums, now)
+        outcome = deduplicator.add(conn, data_set, datums, now, stage=stage)
         if not self.is_normal(data_set):  # continuous data is active at once: summaries go outdated
             earliest = summaries.earliest_by_type(((d.type, to_micros(d.time)) for d in datums), now)
             if outcome.replaced:  # a replacement may have moved a datum: its old time changed too
@@ -289,6 +293,7 @@ class DataService:
             return 0
         d = device_data
         now = self.now()
+        deduplicators.get(data_set.deduplicator_name).unstage(conn, data_set, now)
         selected = and_(
             d.c.user_id == data_set.user_id,
             d.c.data_set_id == data_set.id,

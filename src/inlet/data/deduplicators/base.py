@@ -31,14 +31,25 @@ class Deduplicator:
     version: ClassVar[str] = "1.0.0"
     hash_version: ClassVar[str | None] = None
     """Identity-hash version stored with each datum ("device-id" or "data-set-id"), if any."""
+    stages_open_sets: ClassVar[bool] = False
+    """Whether a normal set's rows wait in device_data_staged until it closes: only for deduplicators
+    whose ``add`` never looks at the set's own stored rows (storage.unstage)."""
+
+    def staged(self, conn: Connection, data_set: DataSet) -> bool:
+        """Whether this set's rows are staged while it is open: continuous sets are live at once, and
+        SQLite updates a row in place (activating a set there costs little; the double write of
+        staging cost more, docs/benchmarks.md)."""
+        return self.stages_open_sets and not data_set.is_continuous and conn.dialect.name == "postgresql"
 
     def hasher(self, data_set: DataSet) -> Hasher | None:
         if self.hash_version is None:
             return None
         return identity_hasher(data_set.user_id, self.hash_version)
 
-    def add(self, conn: Connection, data_set: DataSet, datums: Sequence[Datum], now: int) -> AddOutcome:
-        return self.store(conn, data_set, self.rows(data_set, datums, now), now)
+    def add(
+        self, conn: Connection, data_set: DataSet, datums: Sequence[Datum], now: int, *, stage: bool = True
+    ) -> AddOutcome:
+        return self.store(conn, data_set, self.rows(data_set, datums, now), now, stage=stage)
 
     def rows(self, data_set: DataSet, datums: Sequence[Datum], now: int) -> list[Row]:
         """The storage rows of ``datums`` (identity hashes included): pure work, no database, so it
@@ -56,11 +67,15 @@ class Deduplicator:
             serialize_docs(rows)
         return rows
 
-    def store(self, conn: Connection, data_set: DataSet, rows: list[Row], now: int) -> AddOutcome:
-        """Meet what is stored (:meth:`prepare`) and insert."""
+    def store(
+        self, conn: Connection, data_set: DataSet, rows: list[Row], now: int, *, stage: bool = True
+    ) -> AddOutcome:
+        """Meet what is stored (:meth:`prepare`) and insert: into staging when the set stages its rows
+        and the caller allows it (``stage``: rows written straight to device_data are just as
+        correct, closing finds them there and takes the in-place path)."""
         outcome = AddOutcome()
         rows = self.prepare(conn, data_set, rows, now, outcome)
-        outcome.stored = storage.insert(conn, rows)
+        outcome.stored = storage.insert(conn, rows, staged=stage and self.staged(conn, data_set))
         return outcome
 
     def prepare(
@@ -70,13 +85,27 @@ class Deduplicator:
         return rows
 
     def close(self, conn: Connection, data_set: DataSet, now: int) -> None:
-        self.before_activate(conn, data_set, now)
-        storage.activate_data_set(conn, data_set.user_id, data_set.id, now)
+        """Make the set's data visible. Staged rows move in already active (one INSERT ... SELECT,
+        not a rewrite of every row); rows the set holds in device_data are activated in place."""
+        placed = self.staged(conn, data_set) and storage.unstage(
+            conn, data_set.user_id, data_set.id, now, activate=True
+        )
+        self.before_activate(conn, data_set, now, placed)
+        if not placed:
+            storage.activate_data_set(conn, data_set.user_id, data_set.id, now)
 
-    def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
-        """Hook run at close before the data set's data becomes visible."""
+    def before_activate(self, conn: Connection, data_set: DataSet, now: int, placed: bool) -> None:
+        """Hook run at close before the data set's data becomes visible. ``placed``: every row of the
+        set came from staging just now, active, and no identity hash twice (storage.unstage)."""
+
+    def unstage(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        """Move a set's staged rows into device_data as they are (inactive) before a statement that
+        changes the set's rows in place (a delete)."""
+        if self.staged(conn, data_set):
+            storage.unstage(conn, data_set.user_id, data_set.id, now, activate=False)
 
     def delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        self.unstage(conn, data_set, now)
         self.before_delete(conn, data_set, now)
         storage.tombstone_data_set_data(conn, data_set.user_id, data_set.id, now)
 
