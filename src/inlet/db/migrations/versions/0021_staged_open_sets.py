@@ -2,9 +2,10 @@
 
 Closing a normal set used to rewrite every one of its rows to make them active (on PostgreSQL a new
 tuple and an entry in each of device_data's seven indexes: 38 % of an upload's time). Its rows now
-wait in this table, with the same columns (the document as JSON text, one index), and closing moves them in one ``INSERT ... SELECT``
-(docs/benchmarks.md). Rows of sets already open at upgrade stay in device_data (inactive); closing
-such a set takes the old path for them. Downgrade moves staged rows into device_data as the old code
+wait in this table, with the same columns (the document as JSON text, one index), and closing moves
+them in one ``INSERT ... SELECT`` (docs/benchmarks.md). SQLite, which updates rows in place, does
+not use it. Rows of sets already open at upgrade stay in device_data (inactive); closing such a set
+takes the in-place path for them. Downgrade moves staged rows into device_data as the old code
 stored them (inactive) and drops the table.
 
 On PostgreSQL the primary key is ``(user_id, pk)`` and every index leads with ``user_id``, as for
