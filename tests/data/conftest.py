@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from inlet.data.records import DataSet
 from inlet.data.service import DataService
-from inlet.db.schema import device_data
+from inlet.db.schema import device_data, device_data_staged
 
 
 class Clock:
@@ -62,10 +62,12 @@ def make_set(engine: Engine, service: DataService) -> Callable[..., DataSet]:
     return make
 
 
-def all_rows(engine: Engine, **where: Any) -> list[dict[str, Any]]:
-    query = select(device_data).order_by(device_data.c.pk)
+def all_rows(engine: Engine, *, staged: bool = False, **where: Any) -> list[dict[str, Any]]:
+    """device_data's rows (or, ``staged``, device_data_staged's: open normal sets' rows), in order."""
+    table = device_data_staged if staged else device_data
+    query = select(table).order_by(table.c.pk)
     for key, value in where.items():
-        query = query.where(device_data.c[key] == value)
+        query = query.where(table.c[key] == value)
     with engine.connect() as conn:
         out = []
         for row in conn.execute(query):

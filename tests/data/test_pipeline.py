@@ -45,12 +45,20 @@ def test_normal_set_data_is_invisible_until_closed(
     with engine.begin() as conn:
         outcome = service.add_data(conn, data_set, [cbg(0), cbg(5)])
     assert outcome.stored == 2
-    rows = all_rows(engine)
+    # on PostgreSQL an open normal set's rows wait apart from device_data (closing moves them in,
+    # active); SQLite stores them in device_data, inactive, and activates them in place
+    staged = engine.dialect.name == "postgresql"
+    assert all_rows(engine, staged=not staged) == []
+    rows = all_rows(engine, staged=staged)
     assert [r["active"] for r in rows] == [False, False]
     assert all(r["doc"]["uploadId"] == data_set.id for r in rows)
     with engine.begin() as conn:
         service.close(conn, data_set)
-    assert [r["active"] for r in all_rows(engine)] == [True, True]
+    assert all_rows(engine, staged=True) == []
+    moved = all_rows(engine)
+    assert [r["active"] for r in moved] == [True, True]
+    assert [r["id"] for r in moved] == [r["id"] for r in rows]  # in the order they were stored
+    assert {r["modified_time"] for r in moved} == {service.now()}
     with engine.connect() as conn:
         assert service.get_data_set(conn, data_set.id).state == "closed"
 
@@ -206,3 +214,41 @@ def test_pipelined_bodies_store_nothing_when_one_is_invalid(
     with pytest.raises(ValidationFailed), engine.begin() as conn:
         service.add_bodies(conn, data_set, iter(bodies))
     assert all_rows(engine, data_set_id=data_set.id) == []
+
+
+def test_an_open_normal_sets_rows_meet_deletes_and_a_reopen(
+    engine: Engine, make_set: Callable[..., DataSet], service: DataService, clock: Clock
+) -> None:
+    """Staged rows (PostgreSQL) take every path rows in device_data take: a delete by selector
+    while the set is open, closing after it, reopening and closing again, deleting an open set."""
+    data_set = make_set()
+    with engine.begin() as conn:
+        service.add_data(conn, data_set, [cbg(0, 100, id="a" * 32), cbg(5, 110)])
+    clock.advance(minutes=1)
+    with engine.begin() as conn:
+        assert service.delete_data(conn, data_set, [{"id": "a" * 32}]) == 1
+        service.add_data(conn, data_set, [cbg(10, 120)])
+        service.close(conn, data_set)
+    assert mg_dl(engine) == [110, 120]
+    assert [r["deleted_time"] is not None for r in all_rows(engine)] == [True, False, False]
+    clock.advance(minutes=1)
+    with engine.begin() as conn:
+        service.reopen(conn, data_set)
+        service.add_data(conn, data_set, [cbg(10, 120), cbg(15, 130)])  # one resent, one new
+        service.close(conn, data_set)
+    assert mg_dl(engine) == [110, 120, 130]  # the resent 120 superseded, not doubled
+    assert all_rows(engine, staged=True) == []
+
+    second = make_set()
+    with engine.begin() as conn:
+        service.add_data(conn, second, [cbg(20, 140)])
+    with engine.begin() as conn:
+        service.delete_data_set(conn, second)
+    rows = all_rows(engine, data_set_id=second.id)
+    assert [(r["active"], r["deleted_time"] is not None) for r in rows] == [(False, True)]
+    assert all_rows(engine, staged=True) == []
+
+
+def mg_dl(engine: Engine) -> list[int]:
+    """The active glucose values in mg/dL (stored in mmol/L)."""
+    return [round(value * 18.01559) for value in active_values(engine)]

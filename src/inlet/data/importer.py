@@ -371,7 +371,9 @@ class _Run:
                 if data_set.state != OPEN:
                     self.data.reopen(conn, data_set)
                 target.touched = True
-                outcome = self.data.add_datums(conn, data_set, datums)
+                # unstaged: the next batches look up every datum's id among stored rows, which
+                # device_data indexes and the staging table (one index, for speed) does not
+                outcome = self.data.add_datums(conn, data_set, datums, stage=False)
                 self.result.added += outcome.stored
         self.progress(len(batch))
 

@@ -215,14 +215,17 @@ class DataService:
         datums: Sequence[Datum],
         *,
         current: Mapping[str, Any] | None = None,
+        stage: bool = True,
     ) -> AddOutcome:
-        """``current``: the caller's lookup of the set's current rows by origin id
-        (``storage.current_by_origin``), shared with origin deduplicators instead of a second one."""
+        """Store datums through the set's deduplicator. ``current``: the caller's lookup of the set's
+        current rows by origin id (``storage.current_by_origin``), shared with origin deduplicators
+        instead of a second one. ``stage=False`` writes an open normal set's rows straight to
+        device_data (for a caller that looks them up by id before it adds more)."""
         if not data_set.is_open:
             raise DataSetClosed(data_set.id)
         deduplicator = deduplicators.get(data_set.deduplicator_name)
         now = self.now()
-        outcome = deduplicator.add(conn, data_set, datums, now, current)
+        outcome = deduplicator.add(conn, data_set, datums, now, current, stage=stage)
         if not self.is_normal(data_set):  # continuous data is active at once: summaries go outdated
             earliest = summaries.earliest_by_type(((d.type, to_micros(d.time)) for d in datums), now)
             if outcome.replaced:  # a replacement may have moved a datum: its old time changed too
@@ -298,6 +301,7 @@ class DataService:
             return 0
         d = device_data
         now = self.now()
+        deduplicators.get(data_set.deduplicator_name).unstage(conn, data_set, now)
         selected = and_(
             d.c.user_id == data_set.user_id,
             d.c.data_set_id == data_set.id,

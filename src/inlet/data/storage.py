@@ -2,7 +2,8 @@
 
 "Current" rows are the latest version of each datum: neither superseded (``archived_time``) nor
 tombstoned (``deleted_time``). "Active" rows are the ones the read API serves. A normal data set's
-current rows stay inactive until it is closed.
+current rows stay inactive until it is closed; while it is open they wait in ``device_data_staged``
+when its deduplicator stages them (:func:`unstage` moves them).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, exists, func, select, text, update
 
 from inlet.data.rows import Row, serialize
 from inlet.db.bulk import insert_rows
-from inlet.db.schema import DEVICE_DATA_INSERT_COLUMNS, data_sets, device_data
+from inlet.db.schema import DEVICE_DATA_INSERT_COLUMNS, data_sets, device_data, device_data_staged
 
 d = device_data
 CURRENT = and_(d.c.archived_time.is_(None), d.c.deleted_time.is_(None))
@@ -27,9 +28,53 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]
         yield values[start : start + size]
 
 
-def insert(conn: Connection, rows: Sequence[Row]) -> int:
-    insert_rows(conn, "device_data", DEVICE_DATA_INSERT_COLUMNS, serialize(rows))
+def insert(conn: Connection, rows: Sequence[Row], *, staged: bool = False) -> int:
+    """Store rows in device_data, or (``staged``) in device_data_staged until their set closes."""
+    table = "device_data_staged" if staged else "device_data"
+    insert_rows(conn, table, DEVICE_DATA_INSERT_COLUMNS, serialize(rows))
     return len(rows)
+
+
+_COLUMNS = ", ".join(DEVICE_DATA_INSERT_COLUMNS)
+_SET = "user_id = :user_id AND data_set_id = :data_set_id"
+
+
+def _unstage_sql(dialect: str, activate: bool) -> str:
+    """The move of one set's staged rows in the order they were stored (the index's order: no sort
+    of whole rows); closing (``activate``) writes them active."""
+    changed = {"active": "true", "modified_time": ":now"} if activate else {}
+    if dialect == "postgresql":
+        changed["doc"] = "CAST(doc AS jsonb)"
+    selected = ", ".join(changed.get(c, c) for c in DEVICE_DATA_INSERT_COLUMNS)
+    return (
+        f"INSERT INTO device_data ({_COLUMNS}) SELECT {selected} FROM device_data_staged "
+        f"WHERE {_SET} ORDER BY pk"
+    )
+
+
+# whether one identity hash was staged twice in the set (a retried batch): rare, found by one
+# aggregate over the set's hashes (a join would be planned on the staging table's empty statistics)
+_COPIES = text(
+    f"SELECT 1 FROM device_data_staged WHERE {_SET} AND dedup_hash IS NOT NULL "
+    "GROUP BY dedup_hash HAVING count(*) > 1 LIMIT 1"
+)
+
+
+def unstage(conn: Connection, user_id: str, data_set_id: str, now: int, *, activate: bool) -> bool:
+    """Move a data set's staged rows into device_data, in the order they were stored; closing
+    (``activate``) writes them active. Returns whether that placed the set's data as closing must
+    leave it: False when device_data held some of its rows already (a set reopened, or open at the
+    upgrade to staging) or one identity hash was staged twice; the caller then runs the in-place
+    path (:func:`archive_duplicates_within`, :func:`activate_data_set`)."""
+    params = {"user_id": user_id, "data_set_id": data_set_id, "now": now}
+    held = conn.execute(
+        select(exists().where(d.c.user_id == user_id, d.c.data_set_id == data_set_id))
+    ).scalar()
+    copies = activate and conn.execute(_COPIES, params).first() is not None
+    conn.execute(text(_unstage_sql(conn.dialect.name, activate)), params)
+    s = device_data_staged.c
+    conn.execute(device_data_staged.delete().where(s.user_id == user_id, s.data_set_id == data_set_id))
+    return not (held or copies)
 
 
 def current_by_origin(

@@ -31,6 +31,15 @@ class Deduplicator:
     version: ClassVar[str] = "1.0.0"
     hash_version: ClassVar[str | None] = None
     """Identity-hash version stored with each datum ("device-id" or "data-set-id"), if any."""
+    stages_open_sets: ClassVar[bool] = False
+    """Whether a normal set's rows wait in device_data_staged until it closes: only for deduplicators
+    whose ``add`` never looks at the set's own stored rows (storage.unstage)."""
+
+    def staged(self, conn: Connection, data_set: DataSet) -> bool:
+        """Whether this set's rows are staged while it is open: continuous sets are live at once, and
+        SQLite updates a row in place (activating a set there costs little; the double write of
+        staging cost more, docs/benchmarks.md)."""
+        return self.stages_open_sets and not data_set.is_continuous and conn.dialect.name == "postgresql"
 
     def hasher(self, data_set: DataSet) -> Hasher | None:
         if self.hash_version is None:
@@ -44,10 +53,12 @@ class Deduplicator:
         datums: Sequence[Datum],
         now: int,
         current: Mapping[str, Any] | None = None,
+        *,
+        stage: bool = True,
     ) -> AddOutcome:
         """``current``: the caller's own lookup of the set's current rows by origin id
         (:func:`storage.current_by_origin`), for deduplicators that match on origin ids."""
-        return self.store(conn, data_set, self.rows(data_set, datums, now), now, current)
+        return self.store(conn, data_set, self.rows(data_set, datums, now), now, current, stage=stage)
 
     def rows(self, data_set: DataSet, datums: Sequence[Datum], now: int) -> list[Row]:
         """The storage rows of ``datums`` (identity hashes included): pure work, no database, so it
@@ -72,14 +83,19 @@ class Deduplicator:
         rows: list[Row],
         now: int,
         current: Mapping[str, Any] | None = None,
+        *,
+        stage: bool = True,
     ) -> AddOutcome:
-        """Meet what is stored (:meth:`prepare`) and insert."""
+        """Meet what is stored (:meth:`prepare`, or :meth:`prepare_with` given the caller's lookup)
+        and insert: into staging when the set stages its rows and the caller allows it (``stage``:
+        rows written straight to device_data are just as correct, closing finds them there and takes
+        the in-place path)."""
         outcome = AddOutcome()
         if current is None:
             rows = self.prepare(conn, data_set, rows, now, outcome)
         else:
             rows = self.prepare_with(conn, data_set, rows, now, outcome, current)
-        outcome.stored = storage.insert(conn, rows)
+        outcome.stored = storage.insert(conn, rows, staged=stage and self.staged(conn, data_set))
         return outcome
 
     def prepare(
@@ -102,13 +118,27 @@ class Deduplicator:
         return self.prepare(conn, data_set, rows, now, outcome)
 
     def close(self, conn: Connection, data_set: DataSet, now: int) -> None:
-        self.before_activate(conn, data_set, now)
-        storage.activate_data_set(conn, data_set.user_id, data_set.id, now)
+        """Make the set's data visible. Staged rows move in already active (one INSERT ... SELECT,
+        not a rewrite of every row); rows the set holds in device_data are activated in place."""
+        placed = self.staged(conn, data_set) and storage.unstage(
+            conn, data_set.user_id, data_set.id, now, activate=True
+        )
+        self.before_activate(conn, data_set, now, placed)
+        if not placed:
+            storage.activate_data_set(conn, data_set.user_id, data_set.id, now)
 
-    def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
-        """Hook run at close before the data set's data becomes visible."""
+    def before_activate(self, conn: Connection, data_set: DataSet, now: int, placed: bool) -> None:
+        """Hook run at close before the data set's data becomes visible. ``placed``: every row of the
+        set came from staging just now, active, and no identity hash twice (storage.unstage)."""
+
+    def unstage(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        """Move a set's staged rows into device_data as they are (inactive) before a statement that
+        changes the set's rows in place (a delete)."""
+        if self.staged(conn, data_set):
+            storage.unstage(conn, data_set.user_id, data_set.id, now, activate=False)
 
     def delete(self, conn: Connection, data_set: DataSet, now: int) -> None:
+        self.unstage(conn, data_set, now)
         self.before_delete(conn, data_set, now)
         storage.tombstone_data_set_data(conn, data_set.user_id, data_set.id, now)
 

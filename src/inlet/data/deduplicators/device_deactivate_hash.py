@@ -23,8 +23,11 @@ class DeviceDeactivateHash(Deduplicator):
     version = "1.1.0"
     hash_version = IDENTITY_DEVICE_ID
 
-    def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
-        storage.archive_duplicates_within(conn, data_set.user_id, data_set.id, now)
+    stages_open_sets = True
+
+    def before_activate(self, conn: Connection, data_set: DataSet, now: int, placed: bool) -> None:
+        if not placed:
+            storage.archive_duplicates_within(conn, data_set.user_id, data_set.id, now)
         device_id = data_set.device_id
         if device_id and storage.other_data_sets_of_device(conn, data_set.user_id, device_id, data_set.id):
             storage.archive_device_data_with_hashes_of(conn, data_set.user_id, device_id, data_set.id, now)

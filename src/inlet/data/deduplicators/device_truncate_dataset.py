@@ -14,7 +14,9 @@ from inlet.data.records import DataSet
 class DeviceTruncateDataSet(Deduplicator):
     name = "org.tidepool.deduplicator.device.truncate.dataset"
 
-    def before_activate(self, conn: Connection, data_set: DataSet, now: int) -> None:
+    stages_open_sets = True
+
+    def before_activate(self, conn: Connection, data_set: DataSet, now: int, placed: bool) -> None:
         if not data_set.device_id:
             return
         others = storage.tombstone_device_data_elsewhere(

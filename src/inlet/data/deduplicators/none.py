@@ -7,3 +7,4 @@ from inlet.data.deduplicators.base import Deduplicator
 
 class NoneDeduplicator(Deduplicator):
     name = "org.tidepool.deduplicator.none"
+    stages_open_sets = True

@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0023_clinic_periods"
-down_revision = "0018_nightscout"
+down_revision = "0021_staged_open_sets"
 branch_labels = None
 depends_on = None
 
