@@ -28,13 +28,13 @@ after the freeze; and no token, authorization code or client secret appears in a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -44,10 +44,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from inlet.db.schema import data_sources, device_data, sync_tasks
+from inlet.logs import log_formatter
 from inlet.model.parse import parse_data
+from inlet.model.timeutil import US, to_micros
 from inlet.partners.registry import load_registry
 from inlet.partners.states import PARKED
 from inlet.simulator import (
@@ -60,37 +63,16 @@ from inlet.simulator import (
 from inlet.simulator.acme import AcmeAccount
 from inlet.simulator.dexcom import DexcomAccount
 from inlet.simulator.faults import FaultUpdate
-from inlet.sync.leases import db_now
+from inlet.sync.runner import storable
+from tests.chaos.clock import CompressedClock
 from tests.live import start_live_server
 from tests.partners.conftest import CLIENT_SECRET, Account, Browser, Clock, Inlet, partner_env
 
 REPO = Path(__file__).resolve().parents[2]
-US = 1_000_000
+DAY_US = 86_400 * US
 HISTORY = timedelta(days=2)
 # What the source's error code may be for each injected fault that can end a grant.
 ENDING = {"revoked": "authorization-revoked", "refresh-expired": "authorization-revoked"}
-
-
-class CompressedClock:
-    """``start + factor * (real time elapsed)``, until :meth:`freeze`."""
-
-    def __init__(self, start: datetime, factor: float) -> None:
-        self.start, self.factor = start, factor
-        self.began = time.monotonic()
-        self.frozen: datetime | None = None
-        self.lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            if self.frozen is not None:
-                return self.frozen
-        return self.start + timedelta(seconds=(time.monotonic() - self.began) * self.factor)
-
-    def freeze(self) -> datetime:
-        now = self()
-        with self.lock:
-            self.frozen = now
-        return now
 
 
 @dataclass
@@ -179,7 +161,8 @@ def run_chaos(
     rng = random.Random(seed)
     report = Report(people=people, minutes=minutes, factor=factor)
     start = datetime.now(UTC).replace(microsecond=0)
-    clock = CompressedClock(start, factor)
+    directory.mkdir(parents=True, exist_ok=True)
+    clock = CompressedClock.starting_now(start, factor, directory / "clock-frozen")
     dexcom_people = people // 2
     acme_people = people - dexcom_people
     spares = 3
@@ -194,6 +177,16 @@ def run_chaos(
     logs = directory / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
+    # This process's log lines (the in-process Inlet server and both simulators), written as
+    # production writes them (the same formatter and levels), so the secret scan reads them too.
+    driver_log = logging.FileHandler(logs / "driver.log")
+    driver_log.setFormatter(log_formatter("json"))
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", "httpx", "httpx2", "httpcore", "hpack")}
+    root.addHandler(driver_log)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpx2", "httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     with (
         start_simulator(create_dexcom_app(dx_config)) as dexcom,
         start_simulator(create_acme_app(acme_config)) as acme,
@@ -239,22 +232,19 @@ def run_chaos(
                 **partners,
                 "INLET_DATABASE_URL": database_url,
                 "INLET_DATA_DIR": str(data_dir),
-                "INLET_SYNC_LEASE_SECONDS": "10",
+                "INLET_SYNC_LEASE_SECONDS": "10",  # real seconds (tests/chaos/worker.py scales it)
+                # stalled sources go to error before a simulated day without a success (housekeeping
+                # runs every simulated hour), so "connected" always means "synced in the last day"
+                "INLET_SYNC_STALL_HOURS": "22",
                 "INLET_LOG_FORMAT": "json",
+                **clock.env(),
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             }
 
             def start_worker(number: int) -> subprocess.Popen[bytes]:
                 out = (logs / f"worker-{number}.log").open("ab")
                 proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-c",
-                        "from inlet.cli import app; app()",
-                        "worker",
-                        "--concurrency",
-                        "4",
-                    ],
+                    [sys.executable, "-m", "tests.chaos.worker", "--concurrency", "4"],
                     cwd=REPO,
                     env=child_env,
                     stdout=out,
@@ -269,7 +259,7 @@ def run_chaos(
             def make_due() -> None:
                 try:
                     with engine.begin() as conn:
-                        now = db_now(conn)
+                        now = clock.db(conn)
                         conn.execute(
                             update(sync_tasks)
                             .where(sync_tasks.c.next_run_time < PARKED, sync_tasks.c.next_run_time > now)
@@ -277,6 +267,8 @@ def run_chaos(
                         )
                 except (OperationalError, InterfaceError):
                     pass  # the database restarting: the next tick tries again
+
+            connected_at = {person.account.user_id: clock.micros() for person in crowd}
 
             def reconnect(person: Person, username: str | None = None) -> bool:
                 """The person connects again (a faulted token endpoint may refuse: they retry)."""
@@ -289,19 +281,34 @@ def run_chaos(
                         if username is not None:
                             person.username = username
                         person.injected.clear()
+                        connected_at[person.account.user_id] = clock.micros()
                         return True
                     time.sleep(0.5)
                 report.faults["reconnect-refused"] += 1
                 return False
 
+            # The unstorable-characters fault stays on once injected (it marks records by their
+            # time, so a record never changes its content): a reset puts it back.
+            unstorable_since: dict[str, float] = {}
+
+            def reset_faults(slug: str) -> None:
+                faults = sims[slug].simulator.faults
+                faults.reset()
+                if slug in unstorable_since:
+                    faults.update(FaultUpdate(unstorable_since=unstorable_since[slug]))
+
             chaos_until = began + minutes * 60 * 0.6
             killed = restarted = False
             faulted: dict[str, float] = {}
+            ticks = 0
             while time.monotonic() < chaos_until:
                 make_due()
+                ticks += 1
+                if ticks % 5 == 0:
+                    _check_recent_success(report, engine, clock, connected_at)
                 for slug, until in list(faulted.items()):
                     if time.monotonic() > until:
-                        sims[slug].simulator.faults.reset()
+                        reset_faults(slug)
                         del faulted[slug]
                 kind = rng.choice(
                     [
@@ -314,6 +321,7 @@ def run_chaos(
                         "access-expiry",
                         "revoked",
                         "refresh-expired",
+                        "unstorable",
                         "reconnect",
                         "switch",
                         "none",
@@ -336,6 +344,11 @@ def run_chaos(
                     faults.update(update_)
                     faulted[slug] = time.monotonic() + rng.uniform(1.0, 4.0)
                     report.faults[f"{slug}:{kind}"] += 1
+                elif kind == "unstorable":
+                    if slug not in unstorable_since:
+                        unstorable_since[slug] = sims[slug].simulator.now().timestamp()
+                        faults.update(FaultUpdate(unstorable_since=unstorable_since[slug]))
+                        report.faults[f"{slug}:{kind}"] += 1
                 elif kind == "access-expiry":
                     store = sims[slug].simulator.oauth.store
                     store.expire_access_tokens(sims[slug].simulator.now())
@@ -378,47 +391,58 @@ def run_chaos(
                     killed = True
                     report.faults["worker:kill-9"] += 1
                 if pg_restart and not restarted and time.monotonic() > began + minutes * 60 * 0.4:
-                    restart_postgresql()
+                    restart_postgresql(database_url)
                     restarted = True
                     report.faults["postgresql:restart"] += 1
                 time.sleep(rng.uniform(0.5, 1.5))
 
             # ---- quiet phase -------------------------------------------------------------------
             echo("chaos: quiet phase")
-            for sim in sims.values():
-                sim.simulator.faults.reset()
+            for slug in sims:
+                reset_faults(slug)
             for person in crowd:
                 if person.injected:
                     reconnect(person)
-            frozen = clock.freeze()
+            frozen = clock.freeze()  # the simulators' and the workers' time stop together
+            frozen_us = to_micros(frozen)
             report.simulated_days = (frozen - start).total_seconds() / 86_400
             quiet_deadline = time.monotonic() + max(90.0, minutes * 60 * 0.4)
+            t, s_ = sync_tasks.c, data_sources.c
             for _ in range(2):
+                # done: a run claimed after this point (a higher lease generation) completed and
+                # succeeded (on the frozen clock every success is recorded at the frozen instant)
                 with engine.connect() as conn:
-                    mark = db_now(conn)
+                    generations = {
+                        row.id: row.lease_generation for row in conn.execute(select(t.id, t.lease_generation))
+                    }
                 while True:
                     make_due()
                     with engine.connect() as conn:
-                        pending = conn.execute(
-                            select(sync_tasks.c.id)
-                            .select_from(
-                                sync_tasks.join(
-                                    data_sources, data_sources.c.id == sync_tasks.c.data_source_id
-                                )
+                        rows = conn.execute(
+                            select(
+                                t.id, t.lease_generation, t.lease_owner, t.failure_count, t.last_success_time
                             )
-                            .where(
-                                data_sources.c.state == "connected",
-                                (sync_tasks.c.last_success_time.is_(None))
-                                | (sync_tasks.c.last_success_time <= mark)
-                                | sync_tasks.c.lease_owner.is_not(None),
-                            )
+                            .select_from(sync_tasks.join(data_sources, s_.id == t.data_source_id))
+                            .where(s_.state == "connected")
                         ).all()
+                    pending = [
+                        row.id
+                        for row in rows
+                        if not (
+                            row.lease_owner is None
+                            and row.lease_generation > generations.get(row.id, -1)
+                            and row.failure_count == 0
+                            and row.last_success_time is not None
+                            and row.last_success_time >= frozen_us
+                        )
+                    ]
                     if not pending:
                         break
                     if time.monotonic() > quiet_deadline:
                         report.problems.append(f"{len(pending)} source(s) never completed a quiet run")
                         break
                     time.sleep(0.5)
+            _check_recent_success(report, engine, clock, connected_at)
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
@@ -434,13 +458,18 @@ def run_chaos(
             with engine.connect() as conn:
                 for (state,) in conn.execute(select(data_sources.c.sync_state)):
                     report.runs += int(((state or {}).get("counters") or {}).get("runs", 0))
-            _secrets_absent(report, directory, sims)
+            secrets = _secrets(sims)
         finally:
             for proc in procs:
                 proc.kill()
                 proc.wait(timeout=10)
             http.close()
             server.stop()
+            root.removeHandler(driver_log)
+            driver_log.close()
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+    _secrets_absent(report, directory, secrets)
     return report
 
 
@@ -461,6 +490,32 @@ def _number(inlet: Inlet, account: Account) -> int:
 
         username = conn.execute(select(users.c.username).where(users.c.id == account.user_id)).scalar_one()
     return int(str(username).removeprefix("person").split("@", 1)[0])
+
+
+def _check_recent_success(
+    report: Report, engine: Any, clock: CompressedClock, connected_at: dict[str, int]
+) -> None:
+    """No source is ``connected`` without a successful run in the last simulated day (or a connect in
+    it): a source that stopped syncing must have gone to ``error`` (the stall check) by then. Checked
+    during the chaos and at the end; skipped while the database restarts."""
+    t, s = sync_tasks.c, data_sources.c
+    try:
+        with engine.connect() as conn:
+            now = clock.db(conn)
+            rows = conn.execute(
+                select(s.user_id, s.provider_name, t.last_success_time)
+                .select_from(data_sources.join(sync_tasks, t.data_source_id == s.id))
+                .where(s.state == "connected")
+            ).all()
+    except (OperationalError, InterfaceError):
+        return
+    for row in rows:
+        recent = max(row.last_success_time or 0, connected_at.get(row.user_id, 0))
+        if recent < now - DAY_US:
+            report.problems.append(
+                f"{row.provider_name} person {row.user_id}: connected without a successful run for "
+                f"{(now - recent) / 3600 / US:.1f} simulated hours"
+            )
 
 
 def _compare(
@@ -496,11 +551,22 @@ def _compare(
                 ("egv", sim.egvs),
                 ("calibration", sim.calibrations),
                 ("event", sim.events),
+                ("alert", sim.alerts),
             ):
-                expected.update(
-                    _normalized(dexcom_map(kind, select_records(person.username, begin, now, now)).datums)
-                )
-            types = ("cbg", "deviceEvent", "food", "insulin", "physicalActivity", "reportedState", "smbg")
+                # what the partner sent, with what PostgreSQL refuses replaced (the product's promise)
+                records = storable(select_records(person.username, begin, now, now))
+                expected.update(_normalized(dexcom_map(kind, records).datums))
+            types = (
+                "alert",
+                "cbg",
+                "deviceEvent",
+                "food",
+                "insulin",
+                "physicalActivity",
+                "reportedState",
+                "smbg",
+            )
+            _compare_devices(report, engine, person, sim, source)
         else:
             user = sim.users[person.username]
             device = user.device_id
@@ -512,7 +578,7 @@ def _compare(
                 datetime.fromisoformat(uploaded.replace("Z", "+00:00")).timestamp() + 1 if uploaded else begin
             )
             for kind, select_records in (("basal", sim.basals), ("bolus", sim.boluses)):
-                mapped = acme_map(kind, select_records(person.username, begin, end, now), device)
+                mapped = acme_map(kind, storable(select_records(person.username, begin, end, now)), device)
                 expected.update(_normalized(mapped.datums))
             types = ("basal", "bolus")
         d = device_data.c
@@ -531,9 +597,6 @@ def _compare(
                 if origin_id in stored:
                     duplicates += 1
                 stored[origin_id] = doc
-        if person.slug == "dexcom":
-            # calibrations are deviceEvents; other deviceEvents (none here) would show as extra
-            pass
         missing = set(expected) - set(stored)
         extra = set(stored) - set(expected)
         changed = [
@@ -554,13 +617,64 @@ def _compare(
         report.people_compared += 1
 
 
+def _compare_devices(report: Report, engine: Any, person: Person, sim: Any, source: Any) -> None:
+    """Dexcom's devices (cgmSettings): fetched once a simulated day or when a transmitter is new, a
+    datum only when a transmitter's settings changed. At the last fetch (the sync state's
+    ``auxTime``), the simulator's devices give, for each transmitter, the settings Inlet must hold:
+    its sync state's hash of them, and its latest stored cgmSettings of that transmitter."""
+    from inlet.partners.dexcom.mapping import map_records as dexcom_map
+    from inlet.partners.dexcom.sync import _SETTINGS_IGNORED, DEVICE_LOOKBACK, settings_hash
+
+    streams = (source.sync_state or {}).get("streams") or {}
+    aux, hashes = streams.get("auxTime"), streams.get("devices") or {}
+    who = f"dexcom person {person.account.user_id} ({person.username})"
+    if aux is None:
+        report.problems.append(f"{who}: devices never fetched")
+        return
+    at = datetime.fromisoformat(aux.replace("Z", "+00:00"))
+    records = storable(
+        sim.devices(person.username, (at - DEVICE_LOOKBACK).timestamp(), at.timestamp(), at.timestamp())
+    )
+    mapped = dexcom_map("device", records, validate=False)
+    ignored = _SETTINGS_IGNORED | {"id", "uploadId"}
+    d = device_data.c
+    with engine.connect() as conn:
+        stored = [
+            doc
+            for (doc,) in conn.execute(
+                select(d.doc)
+                .where(
+                    d.data_set_id == source.data_set_id,
+                    d.type == "cgmSettings",
+                    d.archived_time.is_(None),
+                    d.deleted_time.is_(None),
+                )
+                .order_by(d.time)
+            )
+        ]
+    latest = {str(doc.get("transmitterId") or doc.get("deviceId")): doc for doc in stored}
+    for datum in mapped.datums:
+        key = str(datum.get("transmitterId") or datum.get("deviceId"))
+        expected = _normalized([datum])
+        wanted = {k: v for k, v in next(iter(expected.values())).items() if k not in ignored}
+        have = latest.get(key)
+        if hashes.get(key) != settings_hash(datum) or have is None:
+            report.problems.append(f"{who}: transmitter {key[:12]}'s settings not fetched as of {aux}")
+        elif {k: v for k, v in have.items() if k not in ignored} != wanted:
+            report.problems.append(f"{who}: transmitter {key[:12]}'s stored settings differ as of {aux}")
+        report.records_compared += 1
+    known = {str(d.get("transmitterId") or d.get("deviceId")) for d in mapped.datums}
+    if set(latest) - known:
+        report.problems.append(f"{who}: settings of a transmitter the account does not have")
+
+
 def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("id", "uploadId")}
 
 
-def _secrets_absent(report: Report, directory: Path, sims: dict[str, Any]) -> None:
-    """No access or refresh token, authorization code or client secret in any file under the run's
-    directory (worker logs, the data dir) other than the database itself (SQLite: tokens encrypted)."""
+def _secrets(sims: dict[str, Any]) -> set[str]:
+    """Every access and refresh token and authorization code the simulators issued, and the client
+    secret."""
     secrets: set[str] = {CLIENT_SECRET}
     for sim in sims.values():
         store = sim.simulator.oauth.store
@@ -568,25 +682,50 @@ def _secrets_absent(report: Report, directory: Path, sims: dict[str, Any]) -> No
             secrets.update(store.by_access)
             secrets.update(store.by_refresh)
             secrets.update(store.codes)
-    secrets = {s for s in secrets if s and len(s) >= 8}
+    return {s for s in secrets if s and len(s) >= 8}
+
+
+def _secrets_absent(report: Report, directory: Path, secrets: set[str]) -> None:
+    """No access or refresh token, authorization code or client secret in any file the run wrote:
+    both workers' logs, this process's log (the in-process Inlet server and simulators), the data
+    dir. Read after every process stopped and every log was closed."""
+    files = [path for path in directory.rglob("*") if path.is_file()]
+    names = {path.name for path in files}
+    assert "driver.log" in names, names
+    assert any(name.startswith("worker-") for name in names), names
     # every run of token characters in a file, looked up in the set (not every secret searched in
     # every file: a long run issues tens of thousands of tokens)
     words = re.compile(rb"[A-Za-z0-9_-]{8,}")  # token_urlsafe's alphabet, codes and the client secret
     encoded = {s.encode() for s in secrets}
-    for path in directory.rglob("*"):
-        if not path.is_file():
-            continue
+    for path in files:
         data = path.read_bytes()
         if any(word in encoded for word in words.findall(data)):
             report.problems.append(f"a secret appears in {path.name}")
             return
 
 
-def restart_postgresql() -> None:
-    """Restart the local PostgreSQL cluster (only when asked: other test runs share it)."""
-    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+def restart_postgresql(database_url: str) -> None:
+    """Restart the local PostgreSQL cluster that serves ``database_url``'s port (found with
+    ``pg_lsclusters``): a private cluster made for restart tests (docs/reliability.md), e.g.
+    ``pg_createcluster 15 chaos -p 5433 --start -- --auth=trust``. Never the shared ``main`` cluster
+    unless ``INLET_TEST_PG_RESTART_MAIN=1`` says so: other test runs and benchmarks use it."""
+    port = make_url(database_url).port or 5432
+    listing = subprocess.run(
+        ["pg_lsclusters", "--no-header"], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    for line in listing.splitlines():
+        version, cluster, cluster_port, *_ = line.split()
+        if int(cluster_port) == port:
+            break
+    else:
+        raise RuntimeError(f"no local PostgreSQL cluster listens on port {port} (pg_lsclusters)")
+    if cluster == "main" and os.environ.get("INLET_TEST_PG_RESTART_MAIN") != "1":
+        raise RuntimeError(
+            f"refusing to restart the shared cluster {version}/main on port {port}: point "
+            "INLET_TEST_POSTGRES_URL at a private cluster (docs/reliability.md)"
+        )
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"],
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"],
         check=True,
         capture_output=True,
         timeout=120,

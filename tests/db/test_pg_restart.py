@@ -83,7 +83,7 @@ def test_a_postgresql_restart_loses_no_acknowledged_upload_and_everything_recove
         uploader.start()
         try:
             time.sleep(2.0)
-            restart_postgresql()
+            restart_postgresql(pg_url)
             restarted = time.monotonic()
             time.sleep(3.0)
         finally:
