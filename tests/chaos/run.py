@@ -91,6 +91,7 @@ class Report:
     runs: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     records_compared: int = 0
+    unstorable_compared: int = 0  # of them, records that held characters PostgreSQL refuses
     people_compared: int = 0
     in_error: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ class Report:
             "runs": self.runs,
             "faults": dict(sorted(self.faults.items())),
             "recordsCompared": self.records_compared,
+            "unstorableRecordsCompared": self.unstorable_compared,
             "peopleCompared": self.people_compared,
             "inError": self.in_error,
             "problems": self.problems[:50],
@@ -329,6 +331,8 @@ def run_chaos(
                     ]
                 )
                 slug = rng.choice(["dexcom", "acme"])
+                if ticks <= 2:  # every run covers unstorable characters at both partners
+                    kind, slug = "unstorable", ("dexcom", "acme")[ticks - 1]
                 faults = sims[slug].simulator.faults
                 update_: FaultUpdate | None = {
                     "5xx": FaultUpdate(error_rate=0.3),
@@ -346,7 +350,7 @@ def run_chaos(
                     report.faults[f"{slug}:{kind}"] += 1
                 elif kind == "unstorable":
                     if slug not in unstorable_since:
-                        unstorable_since[slug] = sims[slug].simulator.now().timestamp()
+                        unstorable_since[slug] = sims[slug].simulator.now()
                         faults.update(FaultUpdate(unstorable_since=unstorable_since[slug]))
                         report.faults[f"{slug}:{kind}"] += 1
                 elif kind == "access-expiry":
@@ -614,6 +618,9 @@ def _compare(
                 + f"; streams {json.dumps((source.sync_state or {}).get('streams'))[:300]}"
             )
         report.records_compared += len(expected)
+        report.unstorable_compared += sum(
+            "\ufffd" in json.dumps(doc, ensure_ascii=False) for doc in expected.values()
+        )
         report.people_compared += 1
 
 
