@@ -560,7 +560,7 @@ def _compare(
                 # what the partner sent, with what PostgreSQL refuses replaced (the product's promise)
                 records = storable(select_records(person.username, begin, now, now))
                 expected.update(_normalized(dexcom_map(kind, records).datums))
-            types = (
+            types: tuple[str, ...] = (
                 "alert",
                 "cbg",
                 "deviceEvent",

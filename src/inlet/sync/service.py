@@ -72,7 +72,7 @@ def housekeeping_once(services: Services, clock: DbClock = db_now) -> None:
     clock judges stalls on the same time as the runs that record successes)."""
     from inlet.partners.requests import send_connection_reminders
 
-    with services.engine.begin() as conn:
+    with services.notifier.transaction(services.engine) as conn:  # emails sent after the commit
         reminded = send_connection_reminders(conn, services, now_utc())
     if reminded:
         log.info("sent %d connection reminder(s)", reminded)
