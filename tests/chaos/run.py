@@ -1,28 +1,39 @@
-"""The chaos run (issue 12): people syncing through two real ``inlet worker`` processes while faults
-are injected at random, then a quiet phase, then an exact comparison.
+"""The chaos run (issue 12): people syncing through two real worker processes while faults are
+injected at random, then a quiet phase, then an exact comparison.
 
-Set-up: both partner simulators on a *compressed* clock (``factor`` simulated seconds per real
-second, ahead of the database's clock, so every run finds new data); each person is an Inlet account
-connected through the real OAuth flow to their own simulator account (Dexcom or ACME), a few spare
-accounts for switching. Every ``tick`` the driver makes every task due (what the passage of the
-polling interval would do) and, at random, injects one fault:
+Set-up: both partner simulators and both workers on one *compressed* clock (``factor`` simulated
+seconds per real second, :mod:`tests.chaos.clock`): the workers are ``inlet worker`` with that clock
+injected (:mod:`tests.chaos.worker`), so a run asks for what is new in simulated time. Each person is
+an Inlet account connected through the real OAuth flow to their own simulator account (Dexcom or
+ACME), a few spare accounts for switching. Every ``tick`` the driver makes every task due (what the
+passage of the polling interval would do) and, at random, injects one fault:
 
 - on a simulator's data API: 5xx, 429 bursts (``Retry-After``), timeouts, malformed and truncated
   bodies (both modes); on its token endpoint: 5xx. (Not unknown enum values: the simulator applies
   them to a record only while the fault is on, so the same record changes its content when read
-  again, which no real partner does; in the first 30-minute run the unequal records were most
-  probably those: skipped or stored in their faulted form, as designed. See docs/reliability.md.)
+  again, which no real partner does. See docs/reliability.md.)
+- unstorable characters (a NUL and a lone surrogate, which PostgreSQL refuses, in a free-text string
+  of about one record in five from the moment it is injected on: Dexcom's transmitterId, ACME's
+  scheduleName); injected at both partners in the first two ticks of every run, and it stays on;
 - access-token expiry (all of a simulator's), a revoked grant, an expired refresh token (one person);
 - a reconnect during runs, a person switching to another partner account;
-- ``kill -9`` of a worker process (a new one is started), and, when asked, one PostgreSQL restart.
+- ``kill -9`` of a worker process (a new one is started), and, when asked, one PostgreSQL restart
+  (:func:`restart_postgresql`: the private cluster serving the database URL's port).
 
-Quiet phase: faults off, every revoked person reconnected, the simulators' clocks frozen; two rounds
-of "everything due" until every connected source has completed a successful run that began after
-the freeze. Then, for every person: the records stored in their source's current data set equal the
-simulator's records of their current account exactly (origin ids and normalized documents: no gap, no
-duplicate); Dexcom's egv, calibration and event, ACME's basal and bolus. A source may be in ``error``
-only with a reason matching what was injected; no source is ``connected`` without a successful run
-after the freeze; and no token, authorization code or client secret appears in any log or file.
+Every few ticks, and at the end: no source is ``connected`` without a successful run (or a connect)
+in the last simulated day (the workers' stall limit is 22 simulated hours).
+
+Quiet phase: faults off (the unstorable characters stay), every revoked person reconnected, the
+clock frozen for the simulators and the workers alike; two rounds of "everything due" until every
+connected source has completed a successful run claimed after the round began. Then, for every
+person: the records stored in their source's current data set equal the simulator's records of their
+current account exactly (origin ids and normalized documents: no gap, no duplicate), with what
+PostgreSQL refuses replaced by U+FFFD (the product's promise); every stream: Dexcom's egv,
+calibration, event and alert records and its devices' settings (cgmSettings, as of the last devices
+fetch), ACME's basal and bolus. A source may be in ``error`` only with a reason matching what was
+injected; and no token, authorization code or client secret appears in any file the run wrote: both
+workers' logs, this process's log (the in-process Inlet server and simulators, written with the
+production formatter) and the data directory.
 """
 
 from __future__ import annotations
@@ -299,13 +310,18 @@ def run_chaos(
                 if slug in unstorable_since:
                     faults.update(FaultUpdate(unstorable_since=unstorable_since[slug]))
 
-            chaos_until = began + minutes * 60 * 0.6
+            chaos_began = time.monotonic()  # the chaos' times count from here, after the connects
+            chaos_until = chaos_began + minutes * 60 * 0.6
             killed = restarted = False
             faulted: dict[str, float] = {}
             ticks = 0
+            said = chaos_began
             while time.monotonic() < chaos_until:
                 make_due()
                 ticks += 1
+                if time.monotonic() - said > 60:
+                    said = time.monotonic()
+                    echo(f"chaos: {(said - chaos_began) / 60:.0f} min, {sum(report.faults.values())} faults")
                 if ticks % 5 == 0:
                     _check_recent_success(report, engine, clock, connected_at)
                 for slug, until in list(faulted.items()):
@@ -387,14 +403,14 @@ def run_chaos(
                     spare[slug] += 1
                     reconnect(person, f"chaos-dx-{number}" if slug == "dexcom" else f"chaos-acme-{number}")
                     report.faults[f"{slug}:switch-account"] += 1
-                if not killed and time.monotonic() > began + minutes * 60 * 0.25:
+                if not killed and time.monotonic() > chaos_began + minutes * 60 * 0.25:
                     os.kill(procs[0].pid, signal.SIGKILL)
                     procs[0].wait(timeout=10)
                     procs[0] = start_worker(started_workers)
                     started_workers += 1
                     killed = True
                     report.faults["worker:kill-9"] += 1
-                if pg_restart and not restarted and time.monotonic() > began + minutes * 60 * 0.4:
+                if pg_restart and not restarted and time.monotonic() > chaos_began + minutes * 60 * 0.4:
                     restart_postgresql(database_url)
                     restarted = True
                     report.faults["postgresql:restart"] += 1
@@ -413,6 +429,8 @@ def run_chaos(
             quiet_deadline = time.monotonic() + max(90.0, minutes * 60 * 0.4)
             t, s_ = sync_tasks.c, data_sources.c
             for _ in range(2):
+                if report.problems and "quiet run" in report.problems[-1]:
+                    break
                 # done: a run claimed after this point (a higher lease generation) completed and
                 # succeeded (on the frozen clock every success is recorded at the frozen instant)
                 with engine.connect() as conn:
@@ -443,7 +461,20 @@ def run_chaos(
                     if not pending:
                         break
                     if time.monotonic() > quiet_deadline:
-                        report.problems.append(f"{len(pending)} source(s) never completed a quiet run")
+                        with engine.connect() as conn:
+                            late = conn.execute(
+                                select(t.provider_name, t.failure_count, t.last_error, t.lease_owner).where(
+                                    t.id.in_(pending[:5])
+                                )
+                            ).all()
+                        report.problems.append(
+                            f"{len(pending)} source(s) never completed a quiet run, e.g. "
+                            + "; ".join(
+                                f"{row.provider_name} failures {row.failure_count} "
+                                f"{(row.last_error or {}).get('code')} leased {row.lease_owner is not None}"
+                                for row in late
+                            )
+                        )
                         break
                     time.sleep(0.5)
             _check_recent_success(report, engine, clock, connected_at)
@@ -763,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
             factor=args.factor,
             seed=args.seed,
             pg_restart=args.pg_restart,
+            echo=lambda line: print(line, flush=True),
         )
     text = json.dumps(report.to_json(), indent=2)
     print(text)
