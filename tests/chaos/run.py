@@ -269,13 +269,22 @@ def run_chaos(
             procs.extend(start_worker(n) for n in range(workers))
             started_workers = workers
 
-            def make_due() -> None:
+            def make_due(only: list[str] | None = None) -> None:
+                """Every task due now (``only``: those tasks; the quiet phase makes due the ones
+                still waiting for their run, so the others, done, do not take the workers' turns)."""
                 try:
                     with engine.begin() as conn:
                         now = clock.db(conn)
+                        chosen = (
+                            sync_tasks.c.id.in_(only) if only is not None else sync_tasks.c.id.is_not(None)
+                        )
                         conn.execute(
                             update(sync_tasks)
-                            .where(sync_tasks.c.next_run_time < PARKED, sync_tasks.c.next_run_time > now)
+                            .where(
+                                chosen,
+                                sync_tasks.c.next_run_time < PARKED,
+                                sync_tasks.c.next_run_time > now,
+                            )
                             .values(next_run_time=now)
                         )
                 except (OperationalError, InterfaceError):
@@ -437,8 +446,9 @@ def run_chaos(
                     generations = {
                         row.id: row.lease_generation for row in conn.execute(select(t.id, t.lease_generation))
                     }
+                pending: list[str] | None = None
                 while True:
-                    make_due()
+                    make_due(pending)
                     with engine.connect() as conn:
                         rows = conn.execute(
                             select(
@@ -575,8 +585,9 @@ def _compare(
             allowed = {ENDING[k] for k in person.injected if k in ENDING}
             if code not in allowed:
                 report.problems.append(
-                    f"{person.slug} person {person.account.user_id}: {source.state} ({code}) "
-                    f"not explained by {person.injected or 'no injected fault'}"
+                    f"{person.slug} person {person.account.user_id} ({person.username}): {source.state} "
+                    f"({code}: {(source.error or {}).get('detail')}) not explained by "
+                    f"{person.injected or 'no injected fault'}"
                 )
             continue
         sim = sims[person.slug].simulator
