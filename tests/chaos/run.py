@@ -217,6 +217,12 @@ def run_chaos(
 
         def configure(services: Any) -> None:
             services.partners.registry = load_registry(partners)
+            # The server decides on the workers' clock too: a connect is recorded at the simulated
+            # time the workers judge it by (on real time, days behind, the stall check took every
+            # source reconnected in the quiet phase for one not synced for days: run 2). The OAuth
+            # state's lifetime keeps its real length.
+            services.partners.clock = clock
+            services.partners.state_ttl_seconds = int(services.partners.state_ttl_seconds * factor)
 
         data_dir = directory / "inlet"
         data_dir.mkdir(exist_ok=True)
