@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -82,8 +83,11 @@ class CompressedClock:
         """The database's time, compressed (a worker's ``clock``: processes agree on the server's)."""
         return self.at(db_now(conn))
 
-    def freeze(self) -> datetime:
+    def freeze(self, outside: Callable[[datetime], bool] | None = None) -> datetime:
+        """Stop the clock now, or at the first minute after now for which ``outside`` holds."""
         value = self.micros()
+        while outside is not None and not outside(from_micros(value)):
+            value += 60 * US
         partial = self.frozen_file.with_suffix(".partial")
         partial.write_text(str(value))
         partial.replace(self.frozen_file)

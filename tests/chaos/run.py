@@ -74,6 +74,7 @@ from inlet.simulator import (
 from inlet.simulator.acme import AcmeAccount
 from inlet.simulator.dexcom import DexcomAccount
 from inlet.simulator.faults import FaultUpdate
+from inlet.sync.policy import in_blackout
 from inlet.sync.runner import storable
 from tests.chaos.clock import CompressedClock
 from tests.live import start_live_server
@@ -438,7 +439,12 @@ def run_chaos(
             for person in crowd:
                 if person.injected:
                     reconnect(person)
-            frozen = clock.freeze()  # the simulators' and the workers' time stop together
+            # The simulators' and the workers' time stop together, outside every partner's blackout
+            # window (frozen inside one, every run would be put off to a window end that never
+            # comes: run 2's quiet phase, frozen at 03:00 Pacific inside Dexcom's 02:45-03:45).
+            registry = load_registry(partners)
+            windows = [p.policy.blackouts for p in (registry.get(slug) for slug in sims) if p is not None]
+            frozen = clock.freeze(lambda at: not any(in_blackout(at, w) for w in windows))
             frozen_us = to_micros(frozen)
             report.simulated_days = (frozen - start).total_seconds() / 86_400
             quiet_deadline = time.monotonic() + max(90.0, minutes * 60 * 0.4)
