@@ -452,7 +452,7 @@ def reminders() -> None:
     try:
         upgrade(engine)
         services = create_services(settings, engine)
-        with engine.begin() as conn:
+        with services.notifier.transaction(engine) as conn:  # emails sent after the commit
             sent = send_connection_reminders(conn, services, now_utc())
     finally:
         engine.dispose()

@@ -144,30 +144,37 @@ class RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         return redact(super().format(record))
 
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
-    """Route every stdlib log record through structlog's renderer at ``level``."""
-    shared: list[Any] = [
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.ExtraAdder(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        mask_secrets,
-    ]
+_SHARED: list[Any] = [
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.ExtraAdder(),
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    mask_secrets,
+]
+
+
+def log_formatter(fmt: str = "console") -> RedactingFormatter:
+    """The formatter of every log line (``json`` or ``console``): fields added, secrets masked and
+    redacted (tests attach it to a file to check what a run would have written)."""
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
+    return RedactingFormatter(
+        foreign_pre_chain=_SHARED,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    """Route every stdlib log record through structlog's renderer at ``level``."""
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = RedactingFormatter(
-        foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-    )
     handler = logging.StreamHandler()
-    handler.setFormatter(formatter)
+    handler.setFormatter(log_formatter(fmt))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

@@ -1,40 +1,51 @@
-"""The chaos run (issue 12): people syncing through two real ``inlet worker`` processes while faults
-are injected at random, then a quiet phase, then an exact comparison.
+"""The chaos run (issue 12): people syncing through two real worker processes while faults are
+injected at random, then a quiet phase, then an exact comparison.
 
-Set-up: both partner simulators on a *compressed* clock (``factor`` simulated seconds per real
-second, ahead of the database's clock, so every run finds new data); each person is an Inlet account
-connected through the real OAuth flow to their own simulator account (Dexcom or ACME), a few spare
-accounts for switching. Every ``tick`` the driver makes every task due (what the passage of the
-polling interval would do) and, at random, injects one fault:
+Set-up: both partner simulators and both workers on one *compressed* clock (``factor`` simulated
+seconds per real second, :mod:`tests.chaos.clock`): the workers are ``inlet worker`` with that clock
+injected (:mod:`tests.chaos.worker`), so a run asks for what is new in simulated time. Each person is
+an Inlet account connected through the real OAuth flow to their own simulator account (Dexcom or
+ACME), a few spare accounts for switching. Every ``tick`` the driver makes every task due (what the
+passage of the polling interval would do) and, at random, injects one fault:
 
 - on a simulator's data API: 5xx, 429 bursts (``Retry-After``), timeouts, malformed and truncated
   bodies (both modes); on its token endpoint: 5xx. (Not unknown enum values: the simulator applies
   them to a record only while the fault is on, so the same record changes its content when read
-  again, which no real partner does; in the first 30-minute run the unequal records were most
-  probably those: skipped or stored in their faulted form, as designed. See docs/reliability.md.)
+  again, which no real partner does. See docs/reliability.md.)
+- unstorable characters (a NUL and a lone surrogate, which PostgreSQL refuses, in a free-text string
+  of about one record in five from the moment it is injected on: Dexcom's transmitterId, ACME's
+  scheduleName); injected at both partners in the first two ticks of every run, and it stays on;
 - access-token expiry (all of a simulator's), a revoked grant, an expired refresh token (one person);
 - a reconnect during runs, a person switching to another partner account;
-- ``kill -9`` of a worker process (a new one is started), and, when asked, one PostgreSQL restart.
+- ``kill -9`` of a worker process (a new one is started), and, when asked, one PostgreSQL restart
+  (:func:`restart_postgresql`: the private cluster serving the database URL's port).
 
-Quiet phase: faults off, every revoked person reconnected, the simulators' clocks frozen; two rounds
-of "everything due" until every connected source has completed a successful run that began after
-the freeze. Then, for every person: the records stored in their source's current data set equal the
-simulator's records of their current account exactly (origin ids and normalized documents: no gap, no
-duplicate); Dexcom's egv, calibration and event, ACME's basal and bolus. A source may be in ``error``
-only with a reason matching what was injected; no source is ``connected`` without a successful run
-after the freeze; and no token, authorization code or client secret appears in any log or file.
+Every few ticks, and at the end: no source is ``connected`` without a successful run (or a connect)
+in the last simulated day (the workers' stall limit is 22 simulated hours).
+
+Quiet phase: faults off (the unstorable characters stay), every revoked person reconnected, the
+clock frozen for the simulators and the workers alike; two rounds of "everything due" until every
+connected source has completed a successful run claimed after the round began. Then, for every
+person: the records stored in their source's current data set equal the simulator's records of their
+current account exactly (origin ids and normalized documents: no gap, no duplicate), with what
+PostgreSQL refuses replaced by U+FFFD (the product's promise); every stream: Dexcom's egv,
+calibration, event and alert records and its devices' settings (cgmSettings, as of the last devices
+fetch), ACME's basal and bolus. A source may be in ``error`` only with a reason matching what was
+injected; and no token, authorization code or client secret appears in any file the run wrote: both
+workers' logs, this process's log (the in-process Inlet server and simulators, written with the
+production formatter) and the data directory.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -44,10 +55,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from inlet.db.schema import data_sources, device_data, sync_tasks
+from inlet.logs import log_formatter
 from inlet.model.parse import parse_data
+from inlet.model.timeutil import US, to_micros
 from inlet.partners.registry import load_registry
 from inlet.partners.states import PARKED
 from inlet.simulator import (
@@ -60,37 +74,17 @@ from inlet.simulator import (
 from inlet.simulator.acme import AcmeAccount
 from inlet.simulator.dexcom import DexcomAccount
 from inlet.simulator.faults import FaultUpdate
-from inlet.sync.leases import db_now
+from inlet.sync.policy import in_blackout
+from inlet.sync.runner import storable
+from tests.chaos.clock import CompressedClock
 from tests.live import start_live_server
 from tests.partners.conftest import CLIENT_SECRET, Account, Browser, Clock, Inlet, partner_env
 
 REPO = Path(__file__).resolve().parents[2]
-US = 1_000_000
+DAY_US = 86_400 * US
 HISTORY = timedelta(days=2)
 # What the source's error code may be for each injected fault that can end a grant.
 ENDING = {"revoked": "authorization-revoked", "refresh-expired": "authorization-revoked"}
-
-
-class CompressedClock:
-    """``start + factor * (real time elapsed)``, until :meth:`freeze`."""
-
-    def __init__(self, start: datetime, factor: float) -> None:
-        self.start, self.factor = start, factor
-        self.began = time.monotonic()
-        self.frozen: datetime | None = None
-        self.lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            if self.frozen is not None:
-                return self.frozen
-        return self.start + timedelta(seconds=(time.monotonic() - self.began) * self.factor)
-
-    def freeze(self) -> datetime:
-        now = self()
-        with self.lock:
-            self.frozen = now
-        return now
 
 
 @dataclass
@@ -109,6 +103,7 @@ class Report:
     runs: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     records_compared: int = 0
+    unstorable_compared: int = 0  # of them, records that held characters PostgreSQL refuses
     people_compared: int = 0
     in_error: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -127,6 +122,7 @@ class Report:
             "runs": self.runs,
             "faults": dict(sorted(self.faults.items())),
             "recordsCompared": self.records_compared,
+            "unstorableRecordsCompared": self.unstorable_compared,
             "peopleCompared": self.people_compared,
             "inError": self.in_error,
             "problems": self.problems[:50],
@@ -179,7 +175,8 @@ def run_chaos(
     rng = random.Random(seed)
     report = Report(people=people, minutes=minutes, factor=factor)
     start = datetime.now(UTC).replace(microsecond=0)
-    clock = CompressedClock(start, factor)
+    directory.mkdir(parents=True, exist_ok=True)
+    clock = CompressedClock.starting_now(start, factor, directory / "clock-frozen")
     dexcom_people = people // 2
     acme_people = people - dexcom_people
     spares = 3
@@ -194,6 +191,16 @@ def run_chaos(
     logs = directory / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
+    # This process's log lines (the in-process Inlet server and both simulators), written as
+    # production writes them (the same formatter and levels), so the secret scan reads them too.
+    driver_log = logging.FileHandler(logs / "driver.log")
+    driver_log.setFormatter(log_formatter("json"))
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", "httpx", "httpx2", "httpcore", "hpack")}
+    root.addHandler(driver_log)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpx2", "httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     with (
         start_simulator(create_dexcom_app(dx_config)) as dexcom,
         start_simulator(create_acme_app(acme_config)) as acme,
@@ -211,6 +218,12 @@ def run_chaos(
 
         def configure(services: Any) -> None:
             services.partners.registry = load_registry(partners)
+            # The server decides on the workers' clock too: a connect is recorded at the simulated
+            # time the workers judge it by (on real time, days behind, the stall check took every
+            # source reconnected in the quiet phase for one not synced for days: run 2). The OAuth
+            # state's lifetime keeps its real length.
+            services.partners.clock = clock
+            services.partners.state_ttl_seconds = int(services.partners.state_ttl_seconds * factor)
 
         data_dir = directory / "inlet"
         data_dir.mkdir(exist_ok=True)
@@ -239,22 +252,19 @@ def run_chaos(
                 **partners,
                 "INLET_DATABASE_URL": database_url,
                 "INLET_DATA_DIR": str(data_dir),
-                "INLET_SYNC_LEASE_SECONDS": "10",
+                "INLET_SYNC_LEASE_SECONDS": "10",  # real seconds (tests/chaos/worker.py scales it)
+                # stalled sources go to error before a simulated day without a success (housekeeping
+                # runs every simulated hour), so "connected" always means "synced in the last day"
+                "INLET_SYNC_STALL_HOURS": "22",
                 "INLET_LOG_FORMAT": "json",
+                **clock.env(),
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             }
 
             def start_worker(number: int) -> subprocess.Popen[bytes]:
                 out = (logs / f"worker-{number}.log").open("ab")
                 proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-c",
-                        "from inlet.cli import app; app()",
-                        "worker",
-                        "--concurrency",
-                        "4",
-                    ],
+                    [sys.executable, "-m", "tests.chaos.worker", "--concurrency", "4"],
                     cwd=REPO,
                     env=child_env,
                     stdout=out,
@@ -266,17 +276,28 @@ def run_chaos(
             procs.extend(start_worker(n) for n in range(workers))
             started_workers = workers
 
-            def make_due() -> None:
+            def make_due(only: list[str] | None = None) -> None:
+                """Every task due now (``only``: those tasks; the quiet phase makes due the ones
+                still waiting for their run, so the others, done, do not take the workers' turns)."""
                 try:
                     with engine.begin() as conn:
-                        now = db_now(conn)
+                        now = clock.db(conn)
+                        chosen = (
+                            sync_tasks.c.id.in_(only) if only is not None else sync_tasks.c.id.is_not(None)
+                        )
                         conn.execute(
                             update(sync_tasks)
-                            .where(sync_tasks.c.next_run_time < PARKED, sync_tasks.c.next_run_time > now)
+                            .where(
+                                chosen,
+                                sync_tasks.c.next_run_time < PARKED,
+                                sync_tasks.c.next_run_time > now,
+                            )
                             .values(next_run_time=now)
                         )
                 except (OperationalError, InterfaceError):
                     pass  # the database restarting: the next tick tries again
+
+            connected_at = {person.account.user_id: clock.micros() for person in crowd}
 
             def reconnect(person: Person, username: str | None = None) -> bool:
                 """The person connects again (a faulted token endpoint may refuse: they retry)."""
@@ -289,19 +310,39 @@ def run_chaos(
                         if username is not None:
                             person.username = username
                         person.injected.clear()
+                        connected_at[person.account.user_id] = clock.micros()
                         return True
                     time.sleep(0.5)
                 report.faults["reconnect-refused"] += 1
                 return False
 
-            chaos_until = began + minutes * 60 * 0.6
+            # The unstorable-characters fault stays on once injected (it marks records by their
+            # time, so a record never changes its content): a reset puts it back.
+            unstorable_since: dict[str, float] = {}
+
+            def reset_faults(slug: str) -> None:
+                faults = sims[slug].simulator.faults
+                faults.reset()
+                if slug in unstorable_since:
+                    faults.update(FaultUpdate(unstorable_since=unstorable_since[slug]))
+
+            chaos_began = time.monotonic()  # the chaos' times count from here, after the connects
+            chaos_until = chaos_began + minutes * 60 * 0.6
             killed = restarted = False
             faulted: dict[str, float] = {}
+            ticks = 0
+            said = chaos_began
             while time.monotonic() < chaos_until:
                 make_due()
+                ticks += 1
+                if time.monotonic() - said > 60:
+                    said = time.monotonic()
+                    echo(f"chaos: {(said - chaos_began) / 60:.0f} min, {sum(report.faults.values())} faults")
+                if ticks % 5 == 0:
+                    _check_recent_success(report, engine, clock, connected_at)
                 for slug, until in list(faulted.items()):
                     if time.monotonic() > until:
-                        sims[slug].simulator.faults.reset()
+                        reset_faults(slug)
                         del faulted[slug]
                 kind = rng.choice(
                     [
@@ -314,6 +355,7 @@ def run_chaos(
                         "access-expiry",
                         "revoked",
                         "refresh-expired",
+                        "unstorable",
                         "reconnect",
                         "switch",
                         "none",
@@ -321,6 +363,8 @@ def run_chaos(
                     ]
                 )
                 slug = rng.choice(["dexcom", "acme"])
+                if ticks <= 2:  # every run covers unstorable characters at both partners
+                    kind, slug = "unstorable", ("dexcom", "acme")[ticks - 1]
                 faults = sims[slug].simulator.faults
                 update_: FaultUpdate | None = {
                     "5xx": FaultUpdate(error_rate=0.3),
@@ -336,6 +380,11 @@ def run_chaos(
                     faults.update(update_)
                     faulted[slug] = time.monotonic() + rng.uniform(1.0, 4.0)
                     report.faults[f"{slug}:{kind}"] += 1
+                elif kind == "unstorable":
+                    if slug not in unstorable_since:
+                        unstorable_since[slug] = sims[slug].simulator.now()
+                        faults.update(FaultUpdate(unstorable_since=unstorable_since[slug]))
+                        report.faults[f"{slug}:{kind}"] += 1
                 elif kind == "access-expiry":
                     store = sims[slug].simulator.oauth.store
                     store.expire_access_tokens(sims[slug].simulator.now())
@@ -370,55 +419,87 @@ def run_chaos(
                     spare[slug] += 1
                     reconnect(person, f"chaos-dx-{number}" if slug == "dexcom" else f"chaos-acme-{number}")
                     report.faults[f"{slug}:switch-account"] += 1
-                if not killed and time.monotonic() > began + minutes * 60 * 0.25:
+                if not killed and time.monotonic() > chaos_began + minutes * 60 * 0.25:
                     os.kill(procs[0].pid, signal.SIGKILL)
                     procs[0].wait(timeout=10)
                     procs[0] = start_worker(started_workers)
                     started_workers += 1
                     killed = True
                     report.faults["worker:kill-9"] += 1
-                if pg_restart and not restarted and time.monotonic() > began + minutes * 60 * 0.4:
-                    restart_postgresql()
+                if pg_restart and not restarted and time.monotonic() > chaos_began + minutes * 60 * 0.4:
+                    restart_postgresql(database_url)
                     restarted = True
                     report.faults["postgresql:restart"] += 1
                 time.sleep(rng.uniform(0.5, 1.5))
 
             # ---- quiet phase -------------------------------------------------------------------
             echo("chaos: quiet phase")
-            for sim in sims.values():
-                sim.simulator.faults.reset()
+            for slug in sims:
+                reset_faults(slug)
             for person in crowd:
                 if person.injected:
                     reconnect(person)
-            frozen = clock.freeze()
+            # The simulators' and the workers' time stop together, outside every partner's blackout
+            # window (frozen inside one, every run would be put off to a window end that never
+            # comes: run 2's quiet phase, frozen at 03:00 Pacific inside Dexcom's 02:45-03:45).
+            registry = load_registry(partners)
+            windows = [p.policy.blackouts for p in (registry.get(slug) for slug in sims) if p is not None]
+            frozen = clock.freeze(lambda at: not any(in_blackout(at, w) for w in windows))
+            frozen_us = to_micros(frozen)
             report.simulated_days = (frozen - start).total_seconds() / 86_400
             quiet_deadline = time.monotonic() + max(90.0, minutes * 60 * 0.4)
+            t, s_ = sync_tasks.c, data_sources.c
             for _ in range(2):
+                if report.problems and "quiet run" in report.problems[-1]:
+                    break
+                # done: a run claimed after this point (a higher lease generation) completed and
+                # succeeded (on the frozen clock every success is recorded at the frozen instant)
                 with engine.connect() as conn:
-                    mark = db_now(conn)
+                    generations = {
+                        row.id: row.lease_generation for row in conn.execute(select(t.id, t.lease_generation))
+                    }
+                pending: list[str] | None = None
                 while True:
-                    make_due()
+                    make_due(pending)
                     with engine.connect() as conn:
-                        pending = conn.execute(
-                            select(sync_tasks.c.id)
-                            .select_from(
-                                sync_tasks.join(
-                                    data_sources, data_sources.c.id == sync_tasks.c.data_source_id
-                                )
+                        rows = conn.execute(
+                            select(
+                                t.id, t.lease_generation, t.lease_owner, t.failure_count, t.last_success_time
                             )
-                            .where(
-                                data_sources.c.state == "connected",
-                                (sync_tasks.c.last_success_time.is_(None))
-                                | (sync_tasks.c.last_success_time <= mark)
-                                | sync_tasks.c.lease_owner.is_not(None),
-                            )
+                            .select_from(sync_tasks.join(data_sources, s_.id == t.data_source_id))
+                            .where(s_.state == "connected")
                         ).all()
+                    pending = [
+                        row.id
+                        for row in rows
+                        if not (
+                            row.lease_owner is None
+                            and row.lease_generation > generations.get(row.id, -1)
+                            and row.failure_count == 0
+                            and row.last_success_time is not None
+                            and row.last_success_time >= frozen_us
+                        )
+                    ]
                     if not pending:
                         break
                     if time.monotonic() > quiet_deadline:
-                        report.problems.append(f"{len(pending)} source(s) never completed a quiet run")
+                        with engine.connect() as conn:
+                            late = conn.execute(
+                                select(t.provider_name, t.failure_count, t.last_error, t.lease_owner).where(
+                                    t.id.in_(pending[:5])
+                                )
+                            ).all()
+                        report.problems.append(
+                            f"{len(pending)} source(s) never completed a quiet run, e.g. "
+                            + "; ".join(
+                                f"{row.provider_name} failures {row.failure_count} "
+                                f"{(row.last_error or {}).get('code')} leased {row.lease_owner is not None}"
+                                for row in late
+                            )
+                        )
                         break
                     time.sleep(0.5)
+            _check_recent_success(report, engine, clock, connected_at)
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
@@ -434,13 +515,18 @@ def run_chaos(
             with engine.connect() as conn:
                 for (state,) in conn.execute(select(data_sources.c.sync_state)):
                     report.runs += int(((state or {}).get("counters") or {}).get("runs", 0))
-            _secrets_absent(report, directory, sims)
+            secrets = _secrets(sims)
         finally:
             for proc in procs:
                 proc.kill()
                 proc.wait(timeout=10)
             http.close()
             server.stop()
+            root.removeHandler(driver_log)
+            driver_log.close()
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+    _secrets_absent(report, directory, secrets)
     return report
 
 
@@ -461,6 +547,32 @@ def _number(inlet: Inlet, account: Account) -> int:
 
         username = conn.execute(select(users.c.username).where(users.c.id == account.user_id)).scalar_one()
     return int(str(username).removeprefix("person").split("@", 1)[0])
+
+
+def _check_recent_success(
+    report: Report, engine: Any, clock: CompressedClock, connected_at: dict[str, int]
+) -> None:
+    """No source is ``connected`` without a successful run in the last simulated day (or a connect in
+    it): a source that stopped syncing must have gone to ``error`` (the stall check) by then. Checked
+    during the chaos and at the end; skipped while the database restarts."""
+    t, s = sync_tasks.c, data_sources.c
+    try:
+        with engine.connect() as conn:
+            now = clock.db(conn)
+            rows = conn.execute(
+                select(s.user_id, s.provider_name, t.last_success_time)
+                .select_from(data_sources.join(sync_tasks, t.data_source_id == s.id))
+                .where(s.state == "connected")
+            ).all()
+    except (OperationalError, InterfaceError):
+        return
+    for row in rows:
+        recent = max(row.last_success_time or 0, connected_at.get(row.user_id, 0))
+        if recent < now - DAY_US:
+            report.problems.append(
+                f"{row.provider_name} person {row.user_id}: connected without a successful run for "
+                f"{(now - recent) / 3600 / US:.1f} simulated hours"
+            )
 
 
 def _compare(
@@ -485,8 +597,9 @@ def _compare(
             allowed = {ENDING[k] for k in person.injected if k in ENDING}
             if code not in allowed:
                 report.problems.append(
-                    f"{person.slug} person {person.account.user_id}: {source.state} ({code}) "
-                    f"not explained by {person.injected or 'no injected fault'}"
+                    f"{person.slug} person {person.account.user_id} ({person.username}): {source.state} "
+                    f"({code}: {(source.error or {}).get('detail')}) not explained by "
+                    f"{person.injected or 'no injected fault'}"
                 )
             continue
         sim = sims[person.slug].simulator
@@ -496,11 +609,22 @@ def _compare(
                 ("egv", sim.egvs),
                 ("calibration", sim.calibrations),
                 ("event", sim.events),
+                ("alert", sim.alerts),
             ):
-                expected.update(
-                    _normalized(dexcom_map(kind, select_records(person.username, begin, now, now)).datums)
-                )
-            types = ("cbg", "deviceEvent", "food", "insulin", "physicalActivity", "reportedState", "smbg")
+                # what the partner sent, with what PostgreSQL refuses replaced (the product's promise)
+                records = storable(select_records(person.username, begin, now, now))
+                expected.update(_normalized(dexcom_map(kind, records).datums))
+            types: tuple[str, ...] = (
+                "alert",
+                "cbg",
+                "deviceEvent",
+                "food",
+                "insulin",
+                "physicalActivity",
+                "reportedState",
+                "smbg",
+            )
+            _compare_devices(report, engine, person, sim, source)
         else:
             user = sim.users[person.username]
             device = user.device_id
@@ -512,7 +636,7 @@ def _compare(
                 datetime.fromisoformat(uploaded.replace("Z", "+00:00")).timestamp() + 1 if uploaded else begin
             )
             for kind, select_records in (("basal", sim.basals), ("bolus", sim.boluses)):
-                mapped = acme_map(kind, select_records(person.username, begin, end, now), device)
+                mapped = acme_map(kind, storable(select_records(person.username, begin, end, now)), device)
                 expected.update(_normalized(mapped.datums))
             types = ("basal", "bolus")
         d = device_data.c
@@ -531,9 +655,6 @@ def _compare(
                 if origin_id in stored:
                     duplicates += 1
                 stored[origin_id] = doc
-        if person.slug == "dexcom":
-            # calibrations are deviceEvents; other deviceEvents (none here) would show as extra
-            pass
         missing = set(expected) - set(stored)
         extra = set(stored) - set(expected)
         changed = [
@@ -551,16 +672,70 @@ def _compare(
                 + f"; streams {json.dumps((source.sync_state or {}).get('streams'))[:300]}"
             )
         report.records_compared += len(expected)
+        report.unstorable_compared += sum(
+            "\ufffd" in json.dumps(doc, ensure_ascii=False) for doc in expected.values()
+        )
         report.people_compared += 1
+
+
+def _compare_devices(report: Report, engine: Any, person: Person, sim: Any, source: Any) -> None:
+    """Dexcom's devices (cgmSettings): fetched once a simulated day or when a transmitter is new, a
+    datum only when a transmitter's settings changed. At the last fetch (the sync state's
+    ``auxTime``), the simulator's devices give, for each transmitter, the settings Inlet must hold:
+    its sync state's hash of them, and its latest stored cgmSettings of that transmitter."""
+    from inlet.partners.dexcom.mapping import map_records as dexcom_map
+    from inlet.partners.dexcom.sync import _SETTINGS_IGNORED, DEVICE_LOOKBACK, settings_hash
+
+    streams = (source.sync_state or {}).get("streams") or {}
+    aux, hashes = streams.get("auxTime"), streams.get("devices") or {}
+    who = f"dexcom person {person.account.user_id} ({person.username})"
+    if aux is None:
+        report.problems.append(f"{who}: devices never fetched")
+        return
+    at = datetime.fromisoformat(aux.replace("Z", "+00:00"))
+    records = storable(
+        sim.devices(person.username, (at - DEVICE_LOOKBACK).timestamp(), at.timestamp(), at.timestamp())
+    )
+    mapped = dexcom_map("device", records, validate=False)
+    ignored = _SETTINGS_IGNORED | {"id", "uploadId"}
+    d = device_data.c
+    with engine.connect() as conn:
+        stored = [
+            doc
+            for (doc,) in conn.execute(
+                select(d.doc)
+                .where(
+                    d.data_set_id == source.data_set_id,
+                    d.type == "cgmSettings",
+                    d.archived_time.is_(None),
+                    d.deleted_time.is_(None),
+                )
+                .order_by(d.time)
+            )
+        ]
+    latest = {str(doc.get("transmitterId") or doc.get("deviceId")): doc for doc in stored}
+    for datum in mapped.datums:
+        key = str(datum.get("transmitterId") or datum.get("deviceId"))
+        expected = _normalized([datum])
+        wanted = {k: v for k, v in next(iter(expected.values())).items() if k not in ignored}
+        have = latest.get(key)
+        if hashes.get(key) != settings_hash(datum) or have is None:
+            report.problems.append(f"{who}: transmitter {key[:12]}'s settings not fetched as of {aux}")
+        elif {k: v for k, v in have.items() if k not in ignored} != wanted:
+            report.problems.append(f"{who}: transmitter {key[:12]}'s stored settings differ as of {aux}")
+        report.records_compared += 1
+    known = {str(d.get("transmitterId") or d.get("deviceId")) for d in mapped.datums}
+    if set(latest) - known:
+        report.problems.append(f"{who}: settings of a transmitter the account does not have")
 
 
 def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("id", "uploadId")}
 
 
-def _secrets_absent(report: Report, directory: Path, sims: dict[str, Any]) -> None:
-    """No access or refresh token, authorization code or client secret in any file under the run's
-    directory (worker logs, the data dir) other than the database itself (SQLite: tokens encrypted)."""
+def _secrets(sims: dict[str, Any]) -> set[str]:
+    """Every access and refresh token and authorization code the simulators issued, and the client
+    secret."""
     secrets: set[str] = {CLIENT_SECRET}
     for sim in sims.values():
         store = sim.simulator.oauth.store
@@ -568,25 +743,50 @@ def _secrets_absent(report: Report, directory: Path, sims: dict[str, Any]) -> No
             secrets.update(store.by_access)
             secrets.update(store.by_refresh)
             secrets.update(store.codes)
-    secrets = {s for s in secrets if s and len(s) >= 8}
+    return {s for s in secrets if s and len(s) >= 8}
+
+
+def _secrets_absent(report: Report, directory: Path, secrets: set[str]) -> None:
+    """No access or refresh token, authorization code or client secret in any file the run wrote:
+    both workers' logs, this process's log (the in-process Inlet server and simulators), the data
+    dir. Read after every process stopped and every log was closed."""
+    files = [path for path in directory.rglob("*") if path.is_file()]
+    names = {path.name for path in files}
+    assert "driver.log" in names, names
+    assert any(name.startswith("worker-") for name in names), names
     # every run of token characters in a file, looked up in the set (not every secret searched in
     # every file: a long run issues tens of thousands of tokens)
     words = re.compile(rb"[A-Za-z0-9_-]{8,}")  # token_urlsafe's alphabet, codes and the client secret
     encoded = {s.encode() for s in secrets}
-    for path in directory.rglob("*"):
-        if not path.is_file():
-            continue
+    for path in files:
         data = path.read_bytes()
         if any(word in encoded for word in words.findall(data)):
             report.problems.append(f"a secret appears in {path.name}")
             return
 
 
-def restart_postgresql() -> None:
-    """Restart the local PostgreSQL cluster (only when asked: other test runs share it)."""
-    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+def restart_postgresql(database_url: str) -> None:
+    """Restart the local PostgreSQL cluster that serves ``database_url``'s port (found with
+    ``pg_lsclusters``): a private cluster made for restart tests (docs/reliability.md), e.g.
+    ``pg_createcluster 15 chaos -p 5433 --start -- --auth=trust``. Never the shared ``main`` cluster
+    unless ``INLET_TEST_PG_RESTART_MAIN=1`` says so: other test runs and benchmarks use it."""
+    port = make_url(database_url).port or 5432
+    listing = subprocess.run(
+        ["pg_lsclusters", "--no-header"], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    for line in listing.splitlines():
+        version, cluster, cluster_port, *_ = line.split()
+        if int(cluster_port) == port:
+            break
+    else:
+        raise RuntimeError(f"no local PostgreSQL cluster listens on port {port} (pg_lsclusters)")
+    if cluster == "main" and os.environ.get("INLET_TEST_PG_RESTART_MAIN") != "1":
+        raise RuntimeError(
+            f"refusing to restart the shared cluster {version}/main on port {port}: point "
+            "INLET_TEST_POSTGRES_URL at a private cluster (docs/reliability.md)"
+        )
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"],
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"],
         check=True,
         capture_output=True,
         timeout=120,
@@ -617,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
             factor=args.factor,
             seed=args.seed,
             pg_restart=args.pg_restart,
+            echo=lambda line: print(line, flush=True),
         )
     text = json.dumps(report.to_json(), indent=2)
     print(text)

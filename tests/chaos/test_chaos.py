@@ -27,5 +27,6 @@ def test_chaos_bounded(pg_url: str, tmp_path: Path) -> None:
     assert report.ok, summary
     assert report.people_compared + len(report.in_error) == 12, summary
     assert report.records_compared > 1000, summary
+    assert report.unstorable_compared > 0, summary  # stored with U+FFFD for what PostgreSQL refuses
     assert sum(report.faults.values()) >= 3, summary
     assert report.faults["worker:kill-9"] == 1, summary

@@ -83,7 +83,7 @@ def test_a_postgresql_restart_loses_no_acknowledged_upload_and_everything_recove
         uploader.start()
         try:
             time.sleep(2.0)
-            restart_postgresql()
+            restart_postgresql(pg_url)
             restarted = time.monotonic()
             time.sleep(3.0)
         finally:
@@ -133,6 +133,7 @@ def test_a_postgresql_restart_loses_no_acknowledged_upload_and_everything_recove
             time.sleep(0.5)
         worker_stop.set()
         runner.join(timeout=60)
+        loop.close()
         worker.close()
         task = env.task(person.user_id)
         assert task.last_success_time is not None

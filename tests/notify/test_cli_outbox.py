@@ -35,8 +35,10 @@ def state(data_dir: Path) -> Iterator[Engine]:
     upgrade(engine)
     notifier = Notifier(clock=lambda: T0)
     with engine.begin() as conn:
-        notifier.send(conn, "pat@example.org", "Connect your Dexcom account", "Hello,\nplease connect.", LINK)
-        notifier.send(conn, "kid@example.net", "Reminder ✓", "Still waiting.")
+        notifier.record(
+            conn, "pat@example.org", "Connect your Dexcom account", "Hello,\nplease connect.", LINK
+        )
+        notifier.record(conn, "kid@example.net", "Reminder ✓", "Still waiting.")
     try:
         yield engine
     finally:

@@ -28,8 +28,12 @@ def _rows(engine: Engine) -> list[Email]:
 
 
 def _send(engine: Engine, notifier: Notifier, to: str = "pat@example.org", link: str | None = LINK) -> Email:
-    with engine.begin() as conn:
-        return notifier.send(conn, to, "Connect your Dexcom account", BODY, link=link)
+    """Record an email in a transaction (delivered after its commit); the row as it is then."""
+    with notifier.transaction(engine) as conn:
+        email_id = notifier.record(conn, to, "Connect your Dexcom account", BODY, link=link).id
+    with engine.connect() as conn:
+        row = conn.execute(select(outbox).where(outbox.c.id == email_id)).one()
+    return Email.from_row(row, notifier.cipher)
 
 
 # ---- outbox mode --------------------------------------------------------------------------------------
@@ -38,8 +42,8 @@ def _send(engine: Engine, notifier: Notifier, to: str = "pat@example.org", link:
 def test_outbox_mode_queues_rows_in_the_callers_transaction(engine: Engine) -> None:
     notifier = Notifier(clock=lambda: T0)
     with engine.begin() as conn:
-        first = notifier.send(conn, "pat@example.org", "Connect your Dexcom account", BODY, link=LINK)
-        second = notifier.send(conn, "kid@example.net", "Reminder", "Still waiting.")
+        first = notifier.record(conn, "pat@example.org", "Connect your Dexcom account", BODY, link=LINK)
+        second = notifier.record(conn, "kid@example.net", "Reminder", "Still waiting.")
     assert not first.sent
     assert second.id > first.id
 
@@ -60,7 +64,7 @@ def test_outbox_mode_queues_rows_in_the_callers_transaction(engine: Engine) -> N
 
     # the row belongs to the caller's transaction: a rollback takes it away
     with engine.connect() as conn:
-        notifier.send(conn, "gone@example.org", "never", "never")
+        notifier.record(conn, "gone@example.org", "never", "never")
         conn.rollback()
     assert len(_rows(engine)) == 2
 
@@ -75,7 +79,7 @@ def test_outbox_mode_queues_rows_in_the_callers_transaction(engine: Engine) -> N
 )
 def test_send_refuses_header_injection_and_non_addresses(engine: Engine, to: str, subject: str) -> None:
     with engine.begin() as conn, pytest.raises(ValueError, match="email"):
-        Notifier().send(conn, to, subject, "body")
+        Notifier().record(conn, to, subject, "body")
     assert _rows(engine) == []
 
 
@@ -113,8 +117,8 @@ def test_smtp_without_auth_sends_and_records_it(engine: Engine, start_smtp: Star
 def test_link_already_in_the_body_is_not_repeated(engine: Engine, start_smtp: StartSmtp) -> None:
     server = start_smtp()
     notifier = Notifier(smtp=SmtpConfig.parse(server.url()))
-    with engine.begin() as conn:
-        notifier.send(conn, "pat@example.org", "Connect", f"Open {LINK} to connect.", link=LINK)
+    with notifier.transaction(engine) as conn:
+        notifier.record(conn, "pat@example.org", "Connect", f"Open {LINK} to connect.", link=LINK)
     assert server.messages[0].message.get_content().count(LINK) == 1
 
 
@@ -199,11 +203,12 @@ def test_wrong_password_stays_queued_and_no_secret_or_body_is_logged(
 
 def test_smtp_down_keeps_the_email_queued_and_the_transaction_alive(engine: Engine, closed_port: int) -> None:
     notifier = Notifier(smtp=SmtpConfig.parse(f"smtp://127.0.0.1:{closed_port}"), timeout=2)
-    with engine.begin() as conn:
-        email = notifier.send(conn, "pat@example.org", "Connect", BODY, link=LINK)
+    with notifier.transaction(engine) as conn:
+        notifier.record(conn, "pat@example.org", "Connect", BODY, link=LINK)
         # the caller's transaction goes on working, and commits
         assert conn.execute(select(func.count()).select_from(users)).scalar_one() == 0
-        notifier.send(conn, "kid@example.net", "Reminder", "Still waiting.")
+        notifier.record(conn, "kid@example.net", "Reminder", "Still waiting.")
+    email = _rows(engine)[0]
     assert not email.sent
     assert email.attempts == 1
     assert email.last_error is not None

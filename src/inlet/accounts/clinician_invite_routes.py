@@ -100,7 +100,9 @@ def clinician_invite_email(conn: Connection, services: Services, clinic: c.Clini
         link = f"{base}/signup?{urlencode({'email': address})}"
         action = "Create your Inlet account with this address; the invitation will be waiting for you."
     body = f"{clinic.name} invited you to join its team on Inlet.\n\n{action}\n"
-    services.notifier.send(conn, address, f"{clinic.name} invited you to join its team on Inlet", body, link)
+    services.notifier.record(
+        conn, address, f"{clinic.name} invited you to join its team on Inlet", body, link
+    )
 
 
 def invite_clinician(

@@ -160,14 +160,14 @@ def send_reset_email(conn: Connection, services: Services, address: str, key: st
             "Choose a new password here within 7 days. The link works once. If you did not ask, "
             "ignore this email: your password stays as it is.\n"
         )
-        services.notifier.send(conn, address, "Reset your Inlet password", body, link)
+        services.notifier.record(conn, address, "Reset your Inlet password", body, link)
         return
     link = _link(services, "/signup", email=address)
     body = (
         "Someone (hopefully you) asked to reset the password of an Inlet account for this address, "
         "but there is no account for it. You can create one here. If you did not ask, ignore this email.\n"
     )
-    services.notifier.send(conn, address, "Reset your Inlet password", body, link)
+    services.notifier.record(conn, address, "Reset your Inlet password", body, link)
 
 
 RESET_SCHEMA = {
@@ -290,7 +290,7 @@ def invite_email(conn: Connection, services: Services, owner: User, address: str
         link = _link(services, "/signup", email=address)
         action = "Create your Inlet account with this address; the invitation will be waiting for you."
     body = f"{name} invited you to follow their diabetes data on Inlet.\n\n{action}\n"
-    services.notifier.send(conn, address, f"{name} invited you to follow their data on Inlet", body, link)
+    services.notifier.record(conn, address, f"{name} invited you to follow their data on Inlet", body, link)
 
 
 def _with_keys(conn: Connection, services: Services, found: list[inv.ConfirmRequest]) -> list[dict[str, Any]]:

@@ -23,8 +23,10 @@ ServicesDep = Annotated["Services", Depends(get_services)]
 
 
 def write_connection(request: Request) -> Iterator[Connection]:
-    """One transaction per request: committed when the handler returns, rolled back if it raises."""
-    with get_services(request).engine.begin() as conn:
+    """One transaction per request: committed when the handler returns, rolled back if it raises;
+    the emails it recorded are delivered after the commit (the transactional outbox)."""
+    services = get_services(request)
+    with services.notifier.transaction(services.engine) as conn:
         yield conn
 
 

@@ -10,8 +10,9 @@ Every email gets an ``outbox`` row, written in the caller's transaction:
   in a short transaction, sends with no transaction open (an SMTP timeout never holds a database
   lock) and records the outcome. Accepted: ``sent_time``. Refused, unreachable or timed out: the row
   stays queued with ``attempts`` and ``last_error`` and a warning is logged. A rolled-back decision
-  sends nothing. (``send`` records and sends at once, inside the caller's transaction: kept for the
-  callers not yet moved to record-then-deliver.)
+  sends nothing. :meth:`Notifier.transaction` does both: a write transaction whose recorded emails
+  are delivered once it commits (the API's write connection is one). There is no way to send inside
+  a transaction.
 - **Retry**: :meth:`Notifier.deliver_pending` sends queued rows again, oldest first, each in its own
   transaction, and stops trying a row after ``max_attempts`` attempts (it stays visible, with its
   error, in ``inlet outbox``). Rows queued while no SMTP server was configured are delivered too, once
@@ -31,10 +32,11 @@ them only to send them and for ``inlet outbox``. :func:`reseal` re-encrypts them
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -167,6 +169,9 @@ def _header(name: str, value: str) -> str:
     return value
 
 
+_PENDING = "inlet.outbox.pending"  # conn.info key: the ids recorded in a Notifier.transaction
+
+
 @dataclass
 class Notifier:
     """Email for the rest of Inlet (``services.notifier``): clinician requests, reminders, notices."""
@@ -190,21 +195,28 @@ class Notifier:
 
     # ---- sending -------------------------------------------------------------------------------
 
-    def send(self, conn: Connection, to: str, subject: str, body: str, link: str | None = None) -> Email:
-        """Record the email in ``conn``'s transaction, and send it now when SMTP is configured.
-
-        Never raises for a delivery failure (the email stays queued with its error); raises
-        ``ValueError`` for an address or subject that could inject headers. Prefer :meth:`record`
-        then :meth:`deliver` after the commit (the transactional outbox): no SMTP inside a
-        transaction, and no email for a transaction that rolls back."""
-        email = self.record(conn, to, subject, body, link)
-        if self.smtp is None:
-            return email
-        return self._attempt(conn, self.smtp, email)
+    @contextlib.contextmanager
+    def transaction(self, engine: Engine) -> Iterator[Connection]:
+        """A write transaction (``engine.begin()``) whose recorded emails (:meth:`record`) are
+        delivered after it commits, with no transaction open; a rollback sends nothing. What cannot
+        be delivered then stays queued for :meth:`deliver_pending`."""
+        pending: list[int] = []
+        with engine.begin() as conn:
+            conn.info[_PENDING] = pending
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_PENDING, None)
+        if pending:
+            try:
+                self.deliver(engine, pending)
+            except Exception as failure:  # committed: the emails wait in the outbox for a retry
+                log.warning("delivery after the commit failed (%s); queued", type(failure).__name__)
 
     def record(self, conn: Connection, to: str, subject: str, body: str, link: str | None = None) -> Email:
         """Write the email into the outbox in ``conn``'s transaction (the one that decided it), and
-        nothing else: :meth:`deliver` sends it after that transaction commits."""
+        nothing else: :meth:`deliver` sends it after that transaction commits (by itself when the
+        transaction is a :meth:`transaction`)."""
         _header("recipient", to)
         _header("subject", subject)
         if "@" not in to:
@@ -228,6 +240,9 @@ class Notifier:
         )
         assert result.inserted_primary_key is not None
         email = Email(int(result.inserted_primary_key[0]), to, subject, body, link, created)
+        pending = conn.info.get(_PENDING)
+        if pending is not None:  # inside transaction(): delivered once it commits
+            pending.append(email.id)
         if self.smtp is None:
             log.info("email queued in the outbox (no SMTP configured) to @%s: %s", _domain(to), subject)
         return email
@@ -316,32 +331,6 @@ class Notifier:
             text = f"{text.rstrip()}\n\n{email.link}\n"
         message.set_content(text)
         return message
-
-    def _attempt(self, conn: Connection, smtp: SmtpConfig, email: Email) -> Email:
-        attempts = email.attempts + 1
-        try:
-            smtp.deliver(self.message(email), timeout=self.timeout, ssl_context=self.ssl_context)
-        except Exception as error:  # any failure to deliver keeps the email queued, never fails the caller
-            reason = smtp.redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_CHARS]
-            conn.execute(
-                update(outbox).where(outbox.c.id == email.id).values(attempts=attempts, last_error=reason)
-            )
-            log.warning(
-                "email to @%s not delivered (%s, attempt %d); queued for retry: %s",
-                _domain(email.to),
-                type(error).__name__,
-                attempts,
-                email.subject,
-            )
-            return replace(email, attempts=attempts, last_error=reason)
-        sent = self.now()
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == email.id)
-            .values(sent_time=sent, attempts=attempts, last_error=None)
-        )
-        log.info("email sent to @%s: %s", _domain(email.to), email.subject)
-        return replace(email, sent_time=sent, attempts=attempts, last_error=None)
 
     # ---- retrying ------------------------------------------------------------------------------
 

@@ -153,7 +153,7 @@ def _send_link(
         f"{services.settings.public_base}/v1/oauth/{partner.slug}/authorize?restricted_token={quote(token)}"
     )
     subject, body = _email_text(clinic, partner, link, restricted.expires_time, reminder=reminder)
-    services.notifier.send(conn, to, subject, body, link)
+    services.notifier.record(conn, to, subject, body, link)
     return restricted.expires_time
 
 
@@ -167,8 +167,8 @@ def request_connection(
 ) -> ConnectionRequest:
     """Email the patient a connect link and record the request (first request or resend).
 
-    Raises :class:`AlreadyConnected` or :class:`NoEmailAddress`; the email is sent last, so call it
-    just before the transaction commits."""
+    Raises :class:`AlreadyConnected` or :class:`NoEmailAddress`. The email is recorded in ``conn``'s
+    transaction (the outbox): delivered after it commits (:meth:`inlet.notify.Notifier.transaction`)."""
     slug = partner.slug
     if is_connected(conn, services, patient.user_id, slug):
         raise AlreadyConnected(slug)
@@ -211,6 +211,8 @@ def send_connection_reminders(conn: Connection, services: Services, now: datetim
             connection_requests.c.last_sent_time > at - LINK_VALID_DAYS * _DAY,
         )
         .order_by(connection_requests.c.id)
+        # two workers' housekeeping at once: each request is reminded by one of them (one email)
+        .with_for_update(skip_locked=True)
     ).all()
     sent = 0
     for row in due:

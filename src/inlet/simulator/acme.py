@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from inlet.simulator import seeding
 from inlet.simulator.core import JSON, Simulator, SimulatorConfig, build_app, error
+from inlet.simulator.faults import unstorable as with_unstorable
 from inlet.simulator.oauth import Login, OAuthSettings
 from inlet.simulator.pump import BasalSegment, Bolus, PumpHistory
 from inlet.simulator.timezones import DAY, default_history_start
@@ -198,6 +199,10 @@ class AcmeSimulator(Simulator):
             }
         if self.faults.unknown_enums and _unknown(rid):
             record["deliveryType"] = "automatedBoost"
+        if self.faults.unstorable(rid, segment.t):  # in the schedule's name (free text)
+            for holder in (record, record.get("suppressed") or {}):
+                if "scheduleName" in holder:
+                    holder["scheduleName"] = with_unstorable(holder["scheduleName"])
         return record
 
     def bolus_record(self, user: AcmeUser, bolus: Bolus) -> dict[str, Any]:

@@ -204,6 +204,10 @@ def faults_command(
     ] = None,
     retry_after: Annotated[int | None, typer.Option(help="Retry-After of injected 429s (seconds)")] = None,
     unknown_enums: Annotated[bool | None, typer.Option(help="unknown enum values in records")] = None,
+    unstorable_since: Annotated[
+        float | None,
+        typer.Option(help="NUL and lone surrogates in records from this simulated epoch second on"),
+    ] = None,
     target: Annotated[list[str] | None, typer.Option(help="data, token, revoke, login (repeatable)")] = None,
     revoke_account: Annotated[str | None, typer.Option(help="revoke every grant of this account")] = None,
     revoke_grant: Annotated[str | None, typer.Option(help="revoke this grant id")] = None,
@@ -230,6 +234,7 @@ def faults_command(
             "burst_429": burst_429,
             "retry_after": retry_after,
             "unknown_enums": unknown_enums,
+            "unstorable_since": unstorable_since,
             "targets": target or None,
         }.items()
         if value is not None

@@ -4,6 +4,7 @@ the assembly of a Starlette app from a partner's data routes.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,7 +55,11 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            # a lone surrogate (the unstorable-characters fault): valid JSON text as an escape
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSON:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -37,6 +37,7 @@ from starlette.routing import Route
 from inlet.simulator import seeding
 from inlet.simulator.cgm import AlertSettings, CgmTimeline, Event, Reading, Session
 from inlet.simulator.core import JSON, Simulator, SimulatorConfig, build_app, error
+from inlet.simulator.faults import unstorable as with_unstorable
 from inlet.simulator.oauth import Login, OAuthSettings
 from inlet.simulator.timezones import DAY, DisplayClock, ZonePlan, default_history_start
 
@@ -234,16 +235,26 @@ def trend_of(reading: Reading) -> tuple[str, float | None]:
 
 
 class DexcomRecords:
-    """Renders one account's records as Dexcom's JSON (``unknown``: the unknown-enum fault is on)."""
+    """Renders one account's records as Dexcom's JSON (``unknown``: the unknown-enum fault is on;
+    ``unstorable(record_id, t)``: whether a record carries the unstorable-characters fault, in its
+    ``transmitterId``, a string Inlet keeps in the device id and the payload)."""
 
-    def __init__(self, user: DexcomUser, unknown: bool) -> None:
+    def __init__(
+        self, user: DexcomUser, unknown: bool, unstorable: Callable[[str, float], bool] | None = None
+    ) -> None:
         self.user = user
         self.unknown = unknown
+        self.unstorable = unstorable
         self.generation = user.account.generation
         self.display_device = user.account.display_device
 
     def _session(self, index: int) -> Session:
         return self.user.timeline.session(index)
+
+    def _garble(self, record: dict[str, Any], rid: str, t: float) -> dict[str, Any]:
+        if self.unstorable is not None and self.unstorable(rid, t):
+            record["transmitterId"] = with_unstorable(record["transmitterId"])
+        return record
 
     def egv(self, reading: Reading) -> dict[str, Any]:
         u = self.user
@@ -279,7 +290,7 @@ class DexcomRecords:
                     ("transmitterGeneration", "g8"),
                 )[pick]
                 record[key] = value_
-        return record
+        return self._garble(record, rid, reading.t)
 
     def calibration(self, t: int, value: int, session_index: int) -> dict[str, Any]:
         u = self.user
@@ -298,7 +309,7 @@ class DexcomRecords:
         }
         if self.unknown and _unknown(rid) is not None:
             record["transmitterGeneration"] = "g8"
-        return record
+        return self._garble(record, rid, t)
 
     def event(self, event: Event, now: float) -> dict[str, Any] | None:
         version = event.version_at(now)
@@ -330,7 +341,7 @@ class DexcomRecords:
                     ("displayDevice", "watch"),
                 )[pick]
                 record[key] = value
-        return record
+        return self._garble(record, rid, event.t)
 
     def alert(self, t: int, name: str, state: str, session_index: int) -> dict[str, Any]:
         u = self.user
@@ -357,7 +368,7 @@ class DexcomRecords:
                     ("alertName", "pumpLow"),
                 )[pick]
                 record[key] = value
-        return record
+        return self._garble(record, rid, t)
 
     def device(self, transmitter_id: str, last_upload: float, settings: AlertSettings) -> dict[str, Any]:
         u = self.user
@@ -466,7 +477,7 @@ class DexcomSimulator(Simulator):
         return [user.describe() for user in self.users.values()]
 
     def renderer(self, user: DexcomUser) -> DexcomRecords:
-        return DexcomRecords(user, self.faults.unknown_enums)
+        return DexcomRecords(user, self.faults.unknown_enums, self.faults.unstorable)
 
     # -- record selection (also used by tests and the demo without HTTP) --------------------------
     def egvs(self, username: str, start: float, end: float, now: float | None = None) -> list[dict[str, Any]]:

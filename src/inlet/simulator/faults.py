@@ -18,6 +18,11 @@ What each fault does to a targeted request, in this order:
   ``short`` sends a complete HTTP message whose JSON body is cut.
 - ``unknown_enums`` is applied by the data API itself: about one record in five carries an enum
   value outside the partner's documented vocabulary.
+- ``unstorable_since`` (an instant, simulated epoch seconds) is also applied by the data API: about
+  one record in five whose time is at or after it carries characters PostgreSQL refuses (a NUL and a
+  lone surrogate) in a free-text partner string (:func:`unstorable`). Keyed by the record's time, not
+  by when it is read, a record's content never changes while the fault stays on (so a run can compare
+  what was stored exactly).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class FaultSettings(BaseModel):
     burst_429: int = Field(default=0, ge=0, le=1_000_000)
     retry_after: int = Field(default=60, ge=0, le=86_400)
     unknown_enums: bool = False
+    unstorable_since: float | None = None
     targets: list[Target] = Field(default_factory=_data_only)
 
 
@@ -77,6 +83,7 @@ class FaultUpdate(BaseModel):
     burst_429: int | None = Field(default=None, ge=0, le=1_000_000)
     retry_after: int | None = Field(default=None, ge=0, le=86_400)
     unknown_enums: bool | None = None
+    unstorable_since: float | None = None
     targets: list[Target] | None = None
 
 
@@ -112,6 +119,12 @@ class FaultInjector:
     @property
     def unknown_enums(self) -> bool:
         return self.settings.unknown_enums
+
+    def unstorable(self, record_id: str, t: float) -> bool:
+        """Whether the record ``record_id`` at ``t`` carries unstorable characters (the fault is on
+        since an instant at or before ``t``, and the record is one of about one in five)."""
+        since = self.settings.unstorable_since
+        return since is not None and t >= since and int(record_id[-4:], 16) % 5 == 0
 
     def update(self, update: FaultUpdate) -> FaultSettings:
         with self._lock:
@@ -151,6 +164,15 @@ class FaultInjector:
                 malformed=bool(s.malformed_rate and draw() < s.malformed_rate),
                 truncate=s.truncate_mode if s.truncated_rate and draw() < s.truncated_rate else None,
             )
+
+
+UNSTORABLE = "\x00\ud800"  # a NUL (no PostgreSQL text or JSONB holds one) and a lone surrogate
+
+
+def unstorable(value: str) -> str:
+    """``value`` with :data:`UNSTORABLE` inside it, as a partner's free text might carry."""
+    middle = len(value) // 2
+    return value[:middle] + UNSTORABLE + value[middle:]
 
 
 def json_error(

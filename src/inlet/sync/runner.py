@@ -78,7 +78,7 @@ from inlet.sync.budget import BudgetGate
 from inlet.sync.leases import DbClock, Lease, db_now, held
 from inlet.sync.policy import backoff_delay, in_blackout
 from inlet.sync.tokens import TokenKeeper, Tokens
-from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
+from inlet.sync.worker import DATABASE_DOWN, INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
 
 if TYPE_CHECKING:
     from inlet.services import Services
@@ -87,7 +87,6 @@ log = logging.getLogger("inlet.sync")
 AUTH_FAILURES_TO_ERROR = 4
 INTERNAL_FAILURES_TO_ERROR = 4
 # The database itself failing (a restart, a lost connection): not the source's fault, not counted.
-DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 DEFAULT_TIME_BUDGET = timedelta(minutes=15)
 DEFAULT_RAW_RETENTION_DAYS = 30
 RESUME_AFTER = timedelta(minutes=1)

@@ -40,6 +40,7 @@ from inlet.partners.contract import Partner
 from inlet.partners.fetch import AuthFailed, Transient
 from inlet.partners.service import PartnerService
 from inlet.partners.vault import VaultError
+from inlet.sync.worker import DATABASE_DOWN
 
 log = logging.getLogger("inlet.sync")
 EXPIRY_MARGIN_SECONDS = 60  # refresh this long before the partner's stated expiry
@@ -148,6 +149,21 @@ class TokenKeeper:
                 .values(refresh_owner=None, refresh_until=None)
             )
 
+    def _keep(self, session_id: str, token: dict[str, Any], clock: Callable[[], int]) -> None:
+        """Store a pair the partner issued, retried while the database is away (a restart) for as
+        long as the lock lasts: at partners that rotate refresh tokens it is the only valid pair, and
+        presenting the old one again would revoke the grant (the chaos run's PostgreSQL restart)."""
+        give_up = self.monotonic() + self.lock_seconds
+        while True:
+            try:
+                self._release(session_id, token, clock)
+                return
+            except DATABASE_DOWN as failure:
+                if self.monotonic() > give_up:
+                    raise
+                log.warning("a new token pair waits for the database (%s)", type(failure).__name__)
+                self.sleep(0.5)
+
     @property
     def pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -169,7 +185,10 @@ class TokenKeeper:
         except BaseException:
             token = None
         try:
-            self._release(session_id, token, clock)
+            if token is None:
+                self._release(session_id, None, clock)
+            else:
+                self._keep(session_id, token, clock)
         except Exception as error:
             log.error("a late token pair could not be stored (%s)", type(error).__name__)
         if token is not None:
@@ -206,7 +225,7 @@ class TokenKeeper:
         except BaseException:
             self._release(stale.session_id, None, clock)
             raise
-        self._release(stale.session_id, token, clock)
+        self._keep(stale.session_id, token, clock)
         log.info("partner %s: token refreshed", partner.slug)
         with self.engine.connect() as conn:
             ciphertext = conn.execute(

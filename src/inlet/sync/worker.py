@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 
 from inlet.model.timeutil import from_micros, to_micros
 from inlet.partners.contract import Partner
@@ -124,6 +125,9 @@ class WorkerStats:
 
 def default_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)  # the database itself is unreachable
 
 
 class Worker:
@@ -316,7 +320,16 @@ class Worker:
             result = await self._execute(TaskRun(lease, partner, started, self.engine, self))
         if exclude is not None:
             exclude.add(lease.task_id)  # before completion frees it, so no other slot reclaims it
-        completed, next_run = await asyncio.to_thread(self._complete, lease, partner, result)
+        try:
+            completed, next_run = await asyncio.to_thread(self._complete, lease, partner, result)
+        except DATABASE_DOWN as failure:
+            # the run's outcome is not recorded: its lease expires and the task is claimed again
+            log.warning(
+                "sync task %s: the database is unavailable; not completed (%s)",
+                lease.task_id,
+                type(failure).__name__,
+            )
+            completed, next_run = False, lease.next_run_time
         if exclude is not None and (due_by is None or next_run > due_by):
             exclude.discard(lease.task_id)  # rescheduled past the pass: the exclusion list stays small
         stats = self.stats
@@ -397,10 +410,15 @@ class Worker:
         return self.stats
 
     async def run_forever(self, stop: asyncio.Event) -> WorkerStats:
-        """Run due tasks until ``stop`` is set, polling every ``poll_seconds`` when idle."""
+        """Run due tasks until ``stop`` is set, polling every ``poll_seconds`` when idle. The database
+        going away (a restart) does not end the loop: it says so and claims again at the next poll;
+        the runs in flight finish or lose their leases, which expire and are claimed again."""
         log.info("sync worker %s started (concurrency %d)", self.owner, self.concurrency)
         while not stop.is_set():
-            await self._drain(None, None, stop)
+            try:
+                await self._drain(None, None, stop)
+            except DATABASE_DOWN as failure:
+                log.warning("sync worker: the database is unavailable (%s); retrying", type(failure).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
         return self.stats

@@ -41,7 +41,7 @@ def forgot(request: Request, fields: FormDep) -> Response:
         errors = {"email": "Enter the email address of your account, such as name@example.org."}
         return render(request, "forgot.html", session, {"fields": {"email": email}, "errors": errors}, 400)
     services = services_of(request)
-    with services.engine.begin() as conn:
+    with services.notifier.transaction(services.engine) as conn:
         try:
             asked = inv.request_password_reset(conn, services.accounts, email, client_address(request))
         except inv.ResetThrottled as throttled:

@@ -508,7 +508,7 @@ def request_connection(
             request, session, 404, "Unknown partner", f"This server does not offer a partner called {slug!r}."
         )
     back = "Go back to the clinic workspace and reload it."
-    with services.engine.begin() as conn:
+    with services.notifier.transaction(services.engine) as conn:
         clinic = c.get_clinic(conn, clinic_id)
         if clinic is None or c.get_clinician(conn, clinic_id, session.user_id) is None:
             return forbidden(request, session, "You are not a clinician of this clinic.")

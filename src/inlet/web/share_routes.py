@@ -111,7 +111,7 @@ def invite(request: Request, fields: FormDep) -> Response:
     body = {"email": fields.get("email", ""), "permissions": perms}
     caller = Caller("user", user_id=session.user_id)
     try:
-        with services.engine.begin() as conn:
+        with services.notifier.transaction(services.engine) as conn:
             send_invitation(conn, request, caller, services, session.user_id, body)
     except ConfirmError as refused:
         reason = refused.reason[:1].upper() + refused.reason[1:] + "."
@@ -143,7 +143,7 @@ def resend(request: Request, invite_id: str, fields: FormDep) -> Response:
     if isinstance(session, Response):
         return session
     services = services_of(request)
-    with services.engine.begin() as conn:
+    with services.notifier.transaction(services.engine) as conn:
         found = _own_invite(conn, session, invite_id)
         if found is None:
             return _gone(request, session)

@@ -88,7 +88,7 @@ def invite(request: Request, clinic_id: str, fields: FormDep) -> Response:
     services = services_of(request)
     roles = ROLE_CHOICES.get(fields.get("role", "member"), [c.CLINIC_MEMBER])
     try:
-        with services.engine.begin() as conn:
+        with services.notifier.transaction(services.engine) as conn:
             clinic = _admin_clinic(conn, session, clinic_id)
             if clinic is None:
                 return _not_allowed(request, session)
@@ -122,7 +122,7 @@ def resend(request: Request, invite_id: str, fields: FormDep) -> Response:
     if isinstance(session, Response):
         return session
     services = services_of(request)
-    with services.engine.begin() as conn:
+    with services.notifier.transaction(services.engine) as conn:
         found = _clinic_invite(conn, session, invite_id)
         if found is None:
             return _not_allowed(request, session)
