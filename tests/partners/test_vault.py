@@ -140,8 +140,8 @@ def test_inlet_keys_rotate(engine: Engine, db_url: str, tmp_path: Path) -> None:
     _store_sessions(engine, TokenVault([old]), 2)
     link = "http://127.0.0.1:8000/v1/oauth/dexcom/authorize?restricted_token=rotate-me"
     with engine.begin() as conn:  # a sealed connect-link email, and an older plain one with a link
-        Notifier(cipher=TokenVault([old])).send(conn, "pat@example.org", "Connect", f"Open {link}", link)
-        Notifier().send(conn, "kim@example.org", "Connect", f"Open {link}", link)
+        Notifier(cipher=TokenVault([old])).record(conn, "pat@example.org", "Connect", f"Open {link}", link)
+        Notifier().record(conn, "kim@example.org", "Connect", f"Open {link}", link)
     env = {"INLET_DATA_DIR": str(tmp_path / "state"), "INLET_DATABASE_URL": db_url}
 
     def rotate(keys: str) -> Result:
