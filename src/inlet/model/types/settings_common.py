@@ -31,6 +31,7 @@ from inlet.model.fields import (
     Field,
     Glucose,
     Int,
+    NonEmptyArr,
     Obj,
     Rule,
     Str,
@@ -125,18 +126,6 @@ class Metadata(AnyObject):
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         if size > METADATA_SIZE_MAX:
             errs.add(ptr, size_not_less_than_or_equal_to(size, METADATA_SIZE_MAX))
-
-
-class NonEmptyArr(Arr):
-    """An array that must not be empty (``value-empty``), with the usual length limit."""
-
-    __slots__ = ()
-
-    def validate(self, value: Any, ptr: str, errs: Errors, ctx: Context) -> None:
-        if not value:
-            errs.add(ptr, e.empty())
-            return
-        super().validate(value, ptr, errs, ctx)
 
 
 class SortedStrArr(NonEmptyArr):
