@@ -164,7 +164,7 @@ def worker(
     from inlet.services import create_services
     from inlet.settings import load_settings
     from inlet.summaries.updater import run_updater, update_all_outdated
-    from inlet.sync.service import build_worker, housekeeping, housekeeping_once
+    from inlet.sync.service import WorkerStatus, build_worker, housekeeping, housekeeping_once, supervise
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -191,7 +191,8 @@ def worker(
                 loop.add_signal_handler(sig, stopping, stop, sig)
             chores = asyncio.ensure_future(housekeeping(services, stop))
             summaries = asyncio.ensure_future(run_updater(services.engine, services.data.now, stop))
-            await sync_worker.run_forever(stop)
+            # supervised as inside `serve --worker`: a crash is logged and the loop restarts
+            await supervise(lambda: sync_worker.run_forever(stop), stop, WorkerStatus(enabled=True))
             await chores
             await summaries
 
