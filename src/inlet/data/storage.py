@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, and_, exists, func, select, text, update
 
 from inlet.data.rows import Row, serialize
@@ -93,22 +92,6 @@ def current_by_origin(
         )
         for row in conn.execute(query):
             found[row.origin_id] = row
-    return found
-
-
-def current_docs_by_origin(
-    conn: Connection, user_id: str, data_set_id: str, origin_ids: Sequence[str]
-) -> dict[str, Any]:
-    """The current document of each origin id in the data set: {origin_id: doc} (partner syncs
-    compare with it to skip records they fetch again unchanged)."""
-    found: dict[str, Any] = {}
-    for chunk in _chunks(list(dict.fromkeys(origin_ids))):
-        query = select(d.c.origin_id, d.c.doc).where(
-            d.c.user_id == user_id, d.c.data_set_id == data_set_id, d.c.origin_id.in_(chunk), CURRENT
-        )
-        for row in conn.execute(query):
-            doc = row.doc
-            found[row.origin_id] = orjson.loads(doc) if isinstance(doc, str | bytes) else doc
     return found
 
 

@@ -25,12 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from inlet import __version__
-from inlet.data import queries
+from inlet.data import queries, storage
 from inlet.data.service import DataService
-from inlet.db.schema import device_data
 from inlet.fhir.profile import device_errors, is_reading, reading_errors
 from inlet.model.data_set import parse_data_set
 from inlet.model.parse import parse_data
@@ -237,17 +236,8 @@ def submit(conn: Connection, data: DataService, user_id: str, body: Any) -> dict
     mapped = map_bundle(bundle)
     data_set = _data_set(conn, data, user_id)
     wanted = [d["origin"]["id"] for d in mapped.datums]
-    existing: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        existing |= set(
-            conn.execute(
-                select(device_data.c.origin_id).where(
-                    device_data.c.data_set_id == data_set.id,
-                    device_data.c.origin_id.in_(wanted[start : start + 500]),
-                    device_data.c.active.is_(True),
-                )
-            ).scalars()
-        )
+    # by user, so PostgreSQL prunes to the person's partition (and Citus routes to one shard)
+    existing = set(storage.current_by_origin(conn, user_id, data_set.id, wanted))
     fresh = [d for d in mapped.datums if d["origin"]["id"] not in existing]
     seen: set[str] = set()
     unique = []
