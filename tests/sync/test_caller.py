@@ -18,7 +18,7 @@ from inlet.model.timeutil import to_micros
 from inlet.partners.contract import Partner
 from inlet.partners.fetch import AuthFailed, BudgetExhausted, RateLimited
 from inlet.sync.budget import BudgetGate
-from inlet.sync.caller import CallInfo, GatedTransport, LeaseLost, PartnerCaller, RunAuth
+from inlet.sync.caller import CallInfo, LeaseLost, PartnerCaller, RunAuth
 from inlet.sync.tokens import TokenKeeper
 from tests.sync.harness import SyncEnv
 from tests.sync.test_dexcom_faults import Counting, faults
@@ -60,16 +60,12 @@ def callers(sync_env: SyncEnv) -> Iterator[Callable[..., PartnerCaller]]:
     made: list[PartnerCaller] = []
 
     def make(inner: httpx2.BaseTransport, budget: BudgetGate | None = None) -> PartnerCaller:
-        made.append(
-            PartnerCaller(
-                httpx2.Client(transport=GatedTransport(inner, budget or gate(sync_env)), timeout=10)
-            )
-        )
+        made.append(PartnerCaller(inner, budget or gate(sync_env), timeout=10))
         return made[-1]
 
     yield make
     for each in made:
-        each.http.close()
+        each.close()
 
 
 def test_a_401_refreshes_once_and_the_request_is_sent_again(

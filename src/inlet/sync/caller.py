@@ -151,12 +151,17 @@ class GatedTransport(httpx2.BaseTransport):
         self.inner.close()
 
 
-@dataclass
 class PartnerCaller:
-    """A run's partner GETs: through the worker's client (whose transport is a
-    :class:`GatedTransport`) with the run's :class:`RunAuth`, answers classified."""
+    """A worker's partner GETs (one client, one connection pool for all its runs, over
+    ``inner`` behind a :class:`GatedTransport`), each with its run's :class:`RunAuth`, answers
+    classified."""
 
-    http: httpx2.Client
+    def __init__(self, inner: httpx2.BaseTransport, gate: BudgetGate, timeout: float) -> None:
+        self.transport = GatedTransport(inner, gate)
+        self.http = httpx2.Client(transport=self.transport, timeout=timeout, trust_env=False)
+
+    def close(self) -> None:
+        self.http.close()
 
     def get(
         self, auth: RunAuth, call: CallInfo, path: str, params: Mapping[str, str] | None

@@ -77,7 +77,6 @@ from inlet.sync import metrics
 from inlet.sync.budget import BudgetGate
 from inlet.sync.caller import (
     CallInfo,
-    GatedTransport,
     InBlackout,
     LeaseLost,
     PartnerCaller,
@@ -175,12 +174,7 @@ class SyncRunner:
                 inner = self.transport or httpx2.HTTPTransport(
                     limits=httpx2.Limits(max_connections=64, max_keepalive_connections=64), trust_env=False
                 )
-                http = httpx2.Client(
-                    transport=GatedTransport(inner, self._make_gate()),
-                    timeout=self.http_timeout,
-                    trust_env=False,
-                )
-                self._caller = PartnerCaller(http)
+                self._caller = PartnerCaller(inner, self._make_gate(), self.http_timeout)
             return self._caller
 
     @property
@@ -199,7 +193,7 @@ class SyncRunner:
                 self._executor.shutdown(wait=True)
                 self._executor = None
             if self._caller is not None:
-                self._caller.http.close()
+                self._caller.close()
                 self._caller = None
 
     async def __call__(self, run: TaskRun) -> RunResult:
