@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,7 @@ from inlet.sync.caller import (
 from inlet.sync.leases import DbClock, Lease, db_now, held
 from inlet.sync.policy import backoff_delay
 from inlet.sync.tokens import TokenKeeper
-from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
+from inlet.sync.worker import INTERNAL_BACKOFF_CAP, RunResult, TaskRun, WritesRefused, where
 
 if TYPE_CHECKING:
     from inlet.services import Services
@@ -116,6 +117,8 @@ class RunStats:
     skipped: int = 0
     deleted: int = 0
     forbidden: set[str] = field(default_factory=set)  # endpoints that answered 403 (streams skipped)
+    # The run's last group of batches, stored with its outcome in the completion's transaction.
+    last: list[Batch] = field(default_factory=list)
 
 
 @dataclass
@@ -272,7 +275,7 @@ class SyncRunner:
         metrics.RUNS.labels(partner.slug, outcome).inc()
         metrics.RUN_SECONDS.labels(partner.slug).observe(time.monotonic() - started)
         if outcome != "lease-lost":
-            result = self._finish(source, stats, result, clock)
+            result = self._finish(partner, lease, source, stats, result, clock)
         log.info(
             "sync run",
             extra={
@@ -286,6 +289,7 @@ class SyncRunner:
                 "skipped": stats.skipped,
                 "deleted": stats.deleted,
                 "forbidden": sorted(stats.forbidden),
+                "pending": sum(batch.records for batch in stats.last),  # stored with the completion
             },
         )
         return result
@@ -350,7 +354,7 @@ class SyncRunner:
         except Exception:
             flush()
             raise
-        flush()
+        stats.last = list(pending)  # stored with the outcome, in the completion's transaction
         return RunResult("success")
 
     # ---- storing a batch ----------------------------------------------------------------------------
@@ -382,6 +386,30 @@ class SyncRunner:
             for batch in batches:
                 self._store(partner, lease, source, [batch], stats, now)
             return
+        self._count(partner, lease, stats, counts)
+
+    def _store_last(
+        self,
+        conn: Connection,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        batches: list[Batch],
+        stats: RunStats,
+        now: int,
+    ) -> None:
+        """The run's last group in the completion's transaction ``conn`` (whose completion has just
+        checked and locked the lease). A group the database refuses raises :class:`WritesRefused`:
+        the completion rolls back and the group is stored by :meth:`_store`'s fallbacks instead."""
+        if all(_empty(batch) for batch in batches):
+            for batch in batches:
+                source.sync_state.streams.update(batch.state)
+            return
+        parsed = [_parse(batch.result) for batch in batches]
+        try:
+            counts = self._write(partner, lease, source, batches, parsed, now, None, within=conn)
+        except UNSTORABLE as refused:
+            raise WritesRefused from refused
         self._count(partner, lease, stats, counts)
 
     def _store_one(
@@ -481,10 +509,13 @@ class SyncRunner:
         parsed: list[tuple[list[Datum], list[Problem]]],
         now: int,
         added: tuple[int, ...] | None,
+        within: Connection | None = None,
     ) -> tuple[int, int, int, int, list[Problem]]:
         """Batches in one transaction: their datums (unless ``added`` says they are already stored),
         tombstones, the raw payloads with the skipped records, counters, times and watermarks; the
-        lease fence is the source's update itself, the transaction's last statement."""
+        lease fence is the source's update itself, the transaction's last statement. ``within``: the
+        completion's transaction, which has fenced the lease already (the update is not fenced again:
+        the completion released the lease, holding the task's row until it commits)."""
         created = False
         data_set = source.data_set
         datums = [datum for batch_datums, _ in parsed for datum in batch_datums]
@@ -494,7 +525,7 @@ class SyncRunner:
         streams: dict[str, Any] = {}
         for batch in batches:
             streams.update(batch.state)
-        with self.engine.begin() as conn:
+        with self.engine.begin() if within is None else nullcontext(within) as conn:
             if datums or deletions:
                 data_set, created = self._data_set(conn, partner, source)
             stored = replaced = unchanged = deleted = 0
@@ -549,8 +580,8 @@ class SyncRunner:
                 )
                 values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
                 values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            self._update_source(conn, lease, source, values, payloads)
-        # only once committed
+            self._update_source(conn, lease, source, values, payloads, fenced=within is None)
+        # only once committed (or, ``within``, once written: a later failure ends the run)
         if created:
             source.data_set = data_set
         source.sync_state.streams.update(streams)
@@ -564,12 +595,17 @@ class SyncRunner:
         source: SourceView,
         values: dict[str, Any],
         payloads: Any = None,
+        *,
+        fenced: bool = True,
     ) -> None:
         """The batch's update of its data source, fenced by the task's lease in the same statement
         (:func:`_fenced_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is
         no longer this run's. ``payloads``: an INSERT sent as the statement's CTE (PostgreSQL)."""
         values = values or {"modified_time": data_sources.c.modified_time}
-        statement = _fenced_update(conn, lease, source.id, values)
+        if fenced:
+            statement = _fenced_update(conn, lease, source.id, values)
+        else:
+            statement = update(data_sources).where(data_sources.c.id == source.id).values(**values)
         if payloads is not None:
             statement = statement.add_cte(payloads.cte("payloads"))
         if conn.execute(statement).rowcount != 1:
@@ -676,26 +712,48 @@ class SyncRunner:
         return RunResult("failure", error=error, park=True)
 
     def _finish(
-        self, source: SourceView, stats: RunStats, result: RunResult, clock: Callable[[], int]
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        stats: RunStats,
+        result: RunResult,
+        clock: Callable[[], int],
     ) -> RunResult:
-        """The run's outcome with its last writes (counters, stream state, the payload purge now and
-        then), which the worker performs in the completion's transaction."""
+        """The run's outcome with its last writes (its last group of batches, counters, stream
+        state, the payload purge now and then), which the worker performs in the completion's
+        transaction: a run with new data commits twice at most (a group, the completion)."""
         source.sync_state.count(runs=1, calls=stats.calls)
         if result.outcome == "success":
             source.sync_state.auth_failures = 0
             source.sync_state.internal_failures = 0
-        state = source.sync_state.dump()
         purge = self.raw_retention_days > 0 and self.rng.random() < PURGE_SHARE
         cutoff = clock() - self.raw_retention_days * 86_400 * US
+        group = stats.last
 
         def write(conn: Connection) -> None:
-            merged = _merged_state(conn, state)
+            if group:
+                self._store_last(conn, partner, lease, source, group, stats, clock())
+            merged = _merged_state(conn, source.sync_state.dump())  # with the group's watermarks
             conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged))
             if purge:
                 # next days' partitions, and whole days past retention dropped (PostgreSQL)
                 payloads.maintain(conn, clock(), cutoff)
 
-        return replace(result, calls=stats.calls, on_complete=write)
+        def recover() -> RunResult:
+            """The group was refused inside the completion: stored on its own (batch by batch, then
+            record by record), and the run completed after it."""
+            outcome = result
+            try:
+                self._store(partner, lease, source, group, stats, clock())
+            except LeaseLost:
+                pass  # the completion is refused as well
+            except Exception as failure:
+                outcome = self._internal(partner, lease, source, failure, clock)
+            group.clear()
+            return replace(outcome, calls=stats.calls, on_complete=write, recover=None)
+
+        return replace(result, calls=stats.calls, on_complete=write, recover=recover if group else None)
 
     def _load_source(self, lease: Lease) -> SourceView | None:
         """The data source with its session's encrypted token and its data set, in one query."""
