@@ -5,6 +5,8 @@ and the run completes after it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -14,8 +16,10 @@ from tests.sync.harness import SyncEnv
 from tests.sync.test_dexcom_faults import synced
 
 
-def refuse_on_insert(env: SyncEnv, origin_id: str) -> None:
-    """A trigger that makes the database itself refuse the record ``origin_id`` (a data error)."""
+@contextmanager
+def refuse_on_insert(env: SyncEnv, origin_id: str) -> Iterator[None]:
+    """A trigger that makes the database itself refuse the record ``origin_id`` (a data error),
+    dropped after: the PostgreSQL test database outlives the test."""
     with env.services.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(
@@ -39,6 +43,15 @@ def refuse_on_insert(env: SyncEnv, origin_id: str) -> None:
                     f"WHEN NEW.origin_id = '{origin_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
                 )
             )
+    try:
+        yield
+    finally:
+        with env.services.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("DROP TRIGGER refuse_one ON device_data"))
+                conn.execute(text("DROP FUNCTION refuse_one()"))
+            else:
+                conn.execute(text("DROP TRIGGER refuse_one"))
 
 
 def test_a_record_refused_in_the_completion_costs_only_itself(sync_env: SyncEnv) -> None:
@@ -48,9 +61,9 @@ def test_a_record_refused_in_the_completion_costs_only_itself(sync_env: SyncEnv)
     new = sorted(set(sync_env.dexcom_expected("egv")) - before)
     assert len(new) >= 2
     refused = new[len(new) // 2]
-    refuse_on_insert(sync_env, refused)
     sync_env.make_due()
-    stats = sync_env.run_once()
+    with refuse_on_insert(sync_env, refused):
+        stats = sync_env.run_once()
     assert stats.succeeded == 1, stats.summary()
     stored = set(sync_env.stored(account.user_id, "cbg"))
     assert stored == before | (set(new) - {refused})  # every other new record, none lost after it
