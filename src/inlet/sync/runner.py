@@ -397,20 +397,22 @@ class SyncRunner:
         batches: list[Batch],
         stats: RunStats,
         now: int,
-    ) -> None:
+    ) -> bool:
         """The run's last group in the completion's transaction ``conn`` (whose completion has just
-        checked and locked the lease). A group the database refuses raises :class:`WritesRefused`:
-        the completion rolls back and the group is stored by :meth:`_store`'s fallbacks instead."""
+        checked and locked the lease), with the run's whole state: whether it was written. A group
+        the database refuses raises :class:`WritesRefused`: the completion rolls back and the group
+        is stored by :meth:`_store`'s fallbacks instead."""
         if all(_empty(batch) for batch in batches):
             for batch in batches:
                 source.sync_state.streams.update(batch.state)
-            return
+            return False
         parsed = [_parse(batch.result) for batch in batches]
         try:
             counts = self._write(partner, lease, source, batches, parsed, now, None, within=conn)
         except UNSTORABLE as refused:
             raise WritesRefused from refused
         self._count(partner, lease, stats, counts)
+        return True
 
     def _store_one(
         self, partner: Partner, lease: Lease, source: SourceView, batch: Batch, stats: RunStats, now: int
@@ -562,9 +564,13 @@ class SyncRunner:
                 ("deleted", deleted),
             ):
                 counters[key] = counters.get(key, 0) + value
-            values: dict[str, Any] = {
-                "sync_state": _merged_state(conn, {"streams": streams, "counters": counters})
-            }
+            patch: dict[str, Any] = {"streams": streams, "counters": counters}
+            if within is not None:
+                # The completion's transaction: the run's whole outcome state goes with the group
+                # (the watermarks of its empty answers too), so it needs no update of its own.
+                patch = {**source.sync_state.dump(), **patch}
+                patch["streams"] = {**source.sync_state.streams, **streams}
+            values: dict[str, Any] = {"sync_state": _merged_state(conn, patch)}
             if created and data_set is not None:
                 values["data_set_id"] = data_set.id
             if stored or deleted:
@@ -732,10 +738,11 @@ class SyncRunner:
         group = stats.last
 
         def write(conn: Connection) -> None:
-            if group:
-                self._store_last(conn, partner, lease, source, group, stats, clock())
-            merged = _merged_state(conn, source.sync_state.dump())  # with the group's watermarks
-            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged))
+            if not (group and self._store_last(conn, partner, lease, source, group, stats, clock())):
+                merged = _merged_state(conn, source.sync_state.dump())
+                conn.execute(
+                    update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged)
+                )
             if purge:
                 # next days' partitions, and whole days past retention dropped (PostgreSQL)
                 payloads.maintain(conn, clock(), cutoff)
