@@ -225,19 +225,23 @@ def seed(services: Any, tokens: list[tuple[str, str]], now: datetime) -> list[st
 
 
 class Recorder:
-    """Wraps the runner's HTTP client ``get``: every request (URL, params, headers) grouped per user
-    (the bearer token), in order."""
+    """Wraps the network under the runner's partner caller (``GatedTransport.inner``): every request
+    as it went out (URL, params, the bearer its run's auth flow set) grouped per user (the bearer
+    token), in order."""
 
-    def __init__(self, client: httpx2.Client) -> None:
+    def __init__(self, transport: Any) -> None:
         self.requests: dict[str, list[tuple[str, dict[str, str], dict[str, str]]]] = defaultdict(list)
-        self._get = client.get
         self._lock = threading.Lock()
-        client.get = self.get  # type: ignore[method-assign]
+        self._handle = transport.inner.handle_request
+        transport.inner.handle_request = self.handle_request
 
-    def get(self, url: str, *, params: dict[str, str], headers: dict[str, str], **kw: Any) -> Any:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = str(request.url.copy_with(query=None))
+        headers = {"Authorization": request.headers["Authorization"]}
         with self._lock:
-            self.requests[headers["Authorization"]].append((url, dict(params), dict(headers)))
-        return self._get(url, params=params, headers=headers, **kw)
+            self.requests[headers["Authorization"]].append((url, dict(request.url.params), headers))
+        response: httpx2.Response = self._handle(request)
+        return response
 
     def take(self) -> list[list[tuple[str, dict[str, str], dict[str, str]]]]:
         out = list(self.requests.values())
@@ -367,7 +371,7 @@ def cycle(
     simulator.set(now)
     make_due(services.engine, micros)
     worker = build_worker(services, concurrency=concurrency, clock=lambda _conn: micros, poll_seconds=0.05)
-    recorder = Recorder(worker.run_task.http)  # type: ignore[attr-defined]
+    recorder = Recorder(worker.run_task.caller.transport)  # type: ignore[attr-defined]
     try:
 
         async def once() -> None:

@@ -6,8 +6,10 @@ A run (``SyncRunner.__call__``, given to :class:`inlet.sync.worker.Worker`):
    session) is *parked*: no partner call is made until the person reconnects (connect makes it due);
 2. decrypts the tokens; refreshes them first when expired (:mod:`inlet.sync.tokens`);
 3. asks the partner's adapter (``partners/<slug>/sync.py``) for batches; every partner request goes
-   through :meth:`SyncRunner._call`: the shared budget and breaker, the bearer token, one forced
-   refresh on a 401/403, latency metrics, and the failure classes of :mod:`inlet.partners.fetch`;
+   through :mod:`inlet.sync.caller`: the run's ``httpx.Auth`` flow (the bearer token, one forced
+   refresh on a 401, the lease and blackout checked before each request) over the worker's
+   transport wrapper (the shared budget and breaker, latency metrics), its answers turned into the
+   failure classes of :mod:`inlet.partners.fetch`;
 4. stores each batch in its own transaction (:meth:`SyncRunner._store`), fenced by the task's lease:
    the raw response, the mapped datums into the source's one continuous data set (unchanged records
    dropped, changed ones a new ``_version`` via ``dataset.delete.origin``), tombstones for deleted
@@ -24,14 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -75,10 +76,18 @@ from inlet.partners.states import CONNECTED
 from inlet.summaries import store as summaries
 from inlet.sync import metrics
 from inlet.sync.budget import BudgetGate
+from inlet.sync.caller import (
+    CallInfo,
+    InBlackout,
+    LeaseLost,
+    PartnerCaller,
+    RunAuth,
+    storable,
+)
 from inlet.sync.leases import DbClock, Lease, db_now, held
-from inlet.sync.policy import backoff_delay, in_blackout
-from inlet.sync.tokens import TokenKeeper, Tokens
-from inlet.sync.worker import DATABASE_DOWN, INTERNAL_BACKOFF_CAP, RunResult, TaskRun, where
+from inlet.sync.policy import backoff_delay
+from inlet.sync.tokens import TokenKeeper
+from inlet.sync.worker import DATABASE_DOWN, INTERNAL_BACKOFF_CAP, RunResult, TaskRun, WritesRefused, where
 
 if TYPE_CHECKING:
     from inlet.services import Services
@@ -98,15 +107,6 @@ DEDUPLICATOR = "org.tidepool.deduplicator.dataset.delete.origin"
 _DOC_STORAGE_KEYS = ("id", "uploadId")
 
 
-class LeaseLost(Exception):
-    """The task's lease was reclaimed by another worker: this run must not write anything more."""
-
-
-class InBlackout(Exception):
-    """The partner's blackout window began during the run: it stops before the next partner call,
-    keeps what it stored, and is rescheduled after the window."""
-
-
 @dataclass
 class RunStats:
     calls: int = 0
@@ -116,6 +116,8 @@ class RunStats:
     skipped: int = 0
     deleted: int = 0
     forbidden: set[str] = field(default_factory=set)  # endpoints that answered 403 (streams skipped)
+    # The run's last group of batches, stored with its outcome in the completion's transaction.
+    last: list[Batch] = field(default_factory=list)
 
 
 @dataclass
@@ -155,7 +157,7 @@ class SyncRunner:
     adapter_for: Callable[[Partner], Adapter] = partner_adapter
     http_timeout: float = 15.0
     db_clock: DbClock = db_now  # the database's time: budget windows and the breaker are judged on it
-    _http: httpx2.Client | None = field(default=None, init=False, repr=False)
+    _caller: PartnerCaller | None = field(default=None, init=False, repr=False)
     _gate: BudgetGate | None = field(default=None, init=False, repr=False)
     threads: int = 8
     _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -166,31 +168,35 @@ class SyncRunner:
         self.tokens = TokenKeeper(self.engine, self.services.partners, self.owner)
 
     @property
-    def http(self) -> httpx2.Client:
-        """One connection pool for every run of this worker (runs execute in threads)."""
+    def caller(self) -> PartnerCaller:
+        """One connection pool for every run of this worker (runs execute in threads), behind the
+        partners' shared budget and breaker (:class:`inlet.sync.caller.GatedTransport`)."""
         with self._lock:
-            if self._http is None:
-                limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
-                self._http = httpx2.Client(
-                    transport=self.transport, timeout=self.http_timeout, trust_env=False, limits=limits
+            if self._caller is None:
+                inner = self.transport or httpx2.HTTPTransport(
+                    limits=httpx2.Limits(max_connections=64, max_keepalive_connections=64), trust_env=False
                 )
-            return self._http
+                self._caller = PartnerCaller(inner, self._make_gate(), self.http_timeout)
+            return self._caller
 
     @property
     def gate(self) -> BudgetGate:
         with self._lock:
-            if self._gate is None:
-                self._gate = BudgetGate(self.engine, lambda: int(time.time() * US), self.db_clock)
-            return self._gate
+            return self._make_gate()
+
+    def _make_gate(self) -> BudgetGate:
+        if self._gate is None:
+            self._gate = BudgetGate(self.engine, lambda: int(time.time() * US), self.db_clock)
+        return self._gate
 
     def close(self) -> None:
         with self._lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
-            if self._http is not None:
-                self._http.close()
-                self._http = None
+            if self._caller is not None:
+                self._caller.close()
+                self._caller = None
 
     async def __call__(self, run: TaskRun) -> RunResult:
         loop = asyncio.get_running_loop()
@@ -235,9 +241,9 @@ class SyncRunner:
             result = self._auth_failed(partner, lease, source, AuthFailed(failure.detail, final=False), clock)
             outcome = "authentication"
         except RateLimited as failure:
-            # from the moment the partner answered (late in a long run, its start is long past)
+            # from the moment the partner answered (late in a long run, its start is long past); the
+            # transport has opened the partner's breaker for every worker
             until = from_micros(clock()) + timedelta(seconds=max(1.0, failure.retry_after))
-            self.gate.trip(partner.slug, to_micros(until), failure.detail)
             result = RunResult("failure", error=failure.error(), next_run_time=self._jitter(until))
             outcome = failure.code
         except BudgetExhausted as failure:
@@ -268,7 +274,7 @@ class SyncRunner:
         metrics.RUNS.labels(partner.slug, outcome).inc()
         metrics.RUN_SECONDS.labels(partner.slug).observe(time.monotonic() - started)
         if outcome != "lease-lost":
-            result = self._finish(source, stats, result, clock)
+            result = self._finish(partner, lease, source, stats, result, clock)
         log.info(
             "sync run",
             extra={
@@ -282,6 +288,7 @@ class SyncRunner:
                 "skipped": stats.skipped,
                 "deleted": stats.deleted,
                 "forbidden": sorted(stats.forbidden),
+                "pending": sum(batch.records for batch in stats.last),  # stored with the completion
             },
         )
         return result
@@ -301,16 +308,24 @@ class SyncRunner:
         assert source.session_id is not None
         assert source.token is not None
         tokens = self.tokens.decrypt(source.session_id, source.token)
-        holder = _TokenHolder(tokens, clock, run.lost)
+        auth = RunAuth(partner, self.tokens, tokens, clock, run.lost)
         if tokens.expired(clock() / US):
-            self._may_call(partner, holder)
-            holder.tokens = self.tokens.refresh(partner, tokens, clock)
+            auth.refresh()
+        caller = self.caller
+
+        def api(path: str, params: Mapping[str, str] | None = None) -> Any:
+            call = CallInfo(partner)
+            try:
+                return caller.get(auth, call, path, params)
+            finally:
+                stats.calls += call.sent
+
         deadline = time.monotonic() + self.time_budget.total_seconds()
         ctx = FetchContext(
             partner=partner,
             now=run.started,
             state=dict(source.sync_state.streams),
-            api=lambda path, params=None: self._call(partner, holder, stats, path, params),
+            api=api,
             deadline=deadline,
         )
         adapter = self.adapter_for(partner)
@@ -338,82 +353,8 @@ class SyncRunner:
         except Exception:
             flush()
             raise
-        flush()
+        stats.last = list(pending)  # stored with the outcome, in the completion's transaction
         return RunResult("success")
-
-    # ---- partner calls ----------------------------------------------------------------------------
-
-    def _call(
-        self,
-        partner: Partner,
-        holder: _TokenHolder,
-        stats: RunStats,
-        path: str,
-        params: Mapping[str, str] | None,
-    ) -> Any:
-        self._may_call(partner, holder)
-        refused = self.gate.take(partner.slug, partner.policy.requests_per_hour)
-        if refused is not None:
-            until = from_micros(refused.until)
-            detail = (
-                "the partner is paused after it asked us to slow down"
-                if refused.reason == "blocked"
-                else "the partner's hourly request budget is spent"
-            )
-            raise BudgetExhausted(detail, until)
-        url = f"{partner.api_url.rstrip('/')}/{path.lstrip('/')}"
-        for attempt in (1, 2):
-            stats.calls += 1
-            began = time.monotonic()
-            kind = path.rstrip("/").rsplit("/", 1)[-1]
-            try:
-                response = self.http.get(
-                    url,
-                    params=dict(params or {}),
-                    headers={"Authorization": f"Bearer {holder.tokens.access}"},
-                )
-                body = response.content
-            except httpx2.TimeoutException:
-                metrics.PARTNER_CALLS.labels(partner.slug, kind, "timeout").inc()
-                raise Transient(f"the partner did not answer {kind} in time") from None
-            except httpx2.HTTPError as error:
-                metrics.PARTNER_CALLS.labels(partner.slug, kind, "network").inc()
-                raise Transient(f"the {kind} request failed ({type(error).__name__})") from None
-            finally:
-                metrics.PARTNER_LATENCY.labels(partner.slug).observe(time.monotonic() - began)
-            status = response.status_code
-            metrics.PARTNER_CALLS.labels(partner.slug, kind, str(status)).inc()
-            if status == 403:
-                # A scope the grant lacks on this endpoint: a new token would not change that.
-                stats.forbidden.add(kind)
-                raise Forbidden(f"the partner answered HTTP 403 to {kind}", kind)
-            if status == 401:
-                if attempt == 1:
-                    self._may_call(partner, holder)
-                    holder.tokens = self.tokens.refresh(partner, holder.tokens, holder.clock)
-                    continue
-                raise AuthFailed(
-                    f"the partner answered HTTP {status} to {kind} with a fresh token", final=False
-                )
-            if status == 429:
-                raise RateLimited(f"the partner answered 429 to {kind}", _retry_after(response))
-            if status >= 400:
-                raise Transient(f"the partner answered HTTP {status} to {kind}")
-            parsed = _json(body)
-            if parsed is _INVALID:
-                raise Transient(f"the partner's {kind} response is not valid JSON")
-            if not isinstance(parsed, dict):
-                raise Transient(f"the partner's {kind} response is not a JSON object")
-            return parsed
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def _may_call(partner: Partner, holder: _TokenHolder) -> None:
-        """Before every partner request (data or token): the lease still ours, and no blackout."""
-        if holder.lost.is_set():
-            raise LeaseLost
-        if partner.policy.blackouts and in_blackout(from_micros(holder.clock()), partner.policy.blackouts):
-            raise InBlackout
 
     # ---- storing a batch ----------------------------------------------------------------------------
 
@@ -445,6 +386,32 @@ class SyncRunner:
                 self._store(partner, lease, source, [batch], stats, now)
             return
         self._count(partner, lease, stats, counts)
+
+    def _store_last(
+        self,
+        conn: Connection,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        batches: list[Batch],
+        stats: RunStats,
+        now: int,
+    ) -> bool:
+        """The run's last group in the completion's transaction ``conn`` (whose completion has just
+        checked and locked the lease), with the run's whole state: whether it was written. A group
+        the database refuses raises :class:`WritesRefused`: the completion rolls back and the group
+        is stored by :meth:`_store`'s fallbacks instead."""
+        if all(_empty(batch) for batch in batches):
+            for batch in batches:
+                source.sync_state.streams.update(batch.state)
+            return False
+        parsed = [_parse(batch.result) for batch in batches]
+        try:
+            counts = self._write(partner, lease, source, batches, parsed, now, None, within=conn)
+        except UNSTORABLE as refused:
+            raise WritesRefused from refused
+        self._count(partner, lease, stats, counts)
+        return True
 
     def _store_one(
         self, partner: Partner, lease: Lease, source: SourceView, batch: Batch, stats: RunStats, now: int
@@ -543,10 +510,13 @@ class SyncRunner:
         parsed: list[tuple[list[Datum], list[Problem]]],
         now: int,
         added: tuple[int, ...] | None,
+        within: Connection | None = None,
     ) -> tuple[int, int, int, int, list[Problem]]:
         """Batches in one transaction: their datums (unless ``added`` says they are already stored),
         tombstones, the raw payloads with the skipped records, counters, times and watermarks; the
-        lease fence is the source's update itself, the transaction's last statement."""
+        lease fence is the source's update itself, the transaction's last statement. ``within``: the
+        completion's transaction, which has fenced the lease already (the update is not fenced again:
+        the completion released the lease, holding the task's row until it commits)."""
         created = False
         data_set = source.data_set
         datums = [datum for batch_datums, _ in parsed for datum in batch_datums]
@@ -556,7 +526,7 @@ class SyncRunner:
         streams: dict[str, Any] = {}
         for batch in batches:
             streams.update(batch.state)
-        with self.engine.begin() as conn:
+        with self.engine.begin() if within is None else nullcontext(within) as conn:
             if datums or deletions:
                 data_set, created = self._data_set(conn, partner, source)
             stored = replaced = unchanged = deleted = 0
@@ -593,9 +563,13 @@ class SyncRunner:
                 ("deleted", deleted),
             ):
                 counters[key] = counters.get(key, 0) + value
-            values: dict[str, Any] = {
-                "sync_state": _merged_state(conn, {"streams": streams, "counters": counters})
-            }
+            patch: dict[str, Any] = {"streams": streams, "counters": counters}
+            if within is not None:
+                # The completion's transaction: the run's whole outcome state goes with the group
+                # (the watermarks of its empty answers too), so it needs no update of its own.
+                patch = {**source.sync_state.dump(), **patch}
+                patch["streams"] = {**source.sync_state.streams, **streams}
+            values: dict[str, Any] = {"sync_state": _merged_state(conn, patch)}
             if created and data_set is not None:
                 values["data_set_id"] = data_set.id
             if stored or deleted:
@@ -611,8 +585,8 @@ class SyncRunner:
                 )
                 values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
                 values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            self._update_source(conn, lease, source, values, payloads)
-        # only once committed
+            self._update_source(conn, lease, source, values, payloads, fenced=within is None)
+        # only once committed (or, ``within``, once written: a later failure ends the run)
         if created:
             source.data_set = data_set
         source.sync_state.streams.update(streams)
@@ -626,12 +600,17 @@ class SyncRunner:
         source: SourceView,
         values: dict[str, Any],
         payloads: Any = None,
+        *,
+        fenced: bool = True,
     ) -> None:
         """The batch's update of its data source, fenced by the task's lease in the same statement
         (:func:`_fenced_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is
         no longer this run's. ``payloads``: an INSERT sent as the statement's CTE (PostgreSQL)."""
         values = values or {"modified_time": data_sources.c.modified_time}
-        statement = _fenced_update(conn, lease, source.id, values)
+        if fenced:
+            statement = _fenced_update(conn, lease, source.id, values)
+        else:
+            statement = update(data_sources).where(data_sources.c.id == source.id).values(**values)
         if payloads is not None:
             statement = statement.add_cte(payloads.cte("payloads"))
         if conn.execute(statement).rowcount != 1:
@@ -738,26 +717,49 @@ class SyncRunner:
         return RunResult("failure", error=error, park=True)
 
     def _finish(
-        self, source: SourceView, stats: RunStats, result: RunResult, clock: Callable[[], int]
+        self,
+        partner: Partner,
+        lease: Lease,
+        source: SourceView,
+        stats: RunStats,
+        result: RunResult,
+        clock: Callable[[], int],
     ) -> RunResult:
-        """The run's outcome with its last writes (counters, stream state, the payload purge now and
-        then), which the worker performs in the completion's transaction."""
+        """The run's outcome with its last writes (its last group of batches, counters, stream
+        state, the payload purge now and then), which the worker performs in the completion's
+        transaction: a run with new data commits twice at most (a group, the completion)."""
         source.sync_state.count(runs=1, calls=stats.calls)
         if result.outcome == "success":
             source.sync_state.auth_failures = 0
             source.sync_state.internal_failures = 0
-        state = source.sync_state.dump()
         purge = self.raw_retention_days > 0 and self.rng.random() < PURGE_SHARE
         cutoff = clock() - self.raw_retention_days * 86_400 * US
+        group = stats.last
 
         def write(conn: Connection) -> None:
-            merged = _merged_state(conn, state)
-            conn.execute(update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged))
+            if not (group and self._store_last(conn, partner, lease, source, group, stats, clock())):
+                merged = _merged_state(conn, source.sync_state.dump())
+                conn.execute(
+                    update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged)
+                )
             if purge:
                 # next days' partitions, and whole days past retention dropped (PostgreSQL)
                 payloads.maintain(conn, clock(), cutoff)
 
-        return replace(result, calls=stats.calls, on_complete=write)
+        def recover() -> RunResult:
+            """The group was refused inside the completion: stored on its own (batch by batch, then
+            record by record), and the run completed after it."""
+            outcome = result
+            try:
+                self._store(partner, lease, source, group, stats, clock())
+            except LeaseLost:
+                pass  # the completion is refused as well
+            except Exception as failure:
+                outcome = self._internal(partner, lease, source, failure, clock)
+            group.clear()
+            return replace(outcome, calls=stats.calls, on_complete=write, recover=None)
+
+        return replace(result, calls=stats.calls, on_complete=write, recover=recover if group else None)
 
     def _load_source(self, lease: Lease) -> SourceView | None:
         """The data source with its session's encrypted token and its data set, in one query."""
@@ -791,59 +793,9 @@ class SyncRunner:
         )
 
 
-@dataclass
-class _TokenHolder:
-    """A run's calling context: its current tokens, its clock, and whether its lease was lost."""
-
-    tokens: Tokens
-    clock: Callable[[], int]
-    lost: threading.Event
-
-
-def _retry_after(response: httpx2.Response) -> float:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(1.0, float(value))
-    except ValueError:
-        return 60.0
-
-
-_INVALID = object()
-_REFUSED = re.compile("[\x00\ud800-\udfff]")
 # What a database refuses to store: PostgreSQL's text and JSONB hold no NUL, and no text holds a lone
 # surrogate. Any other refusal of one record is met by storing the batch's records one by one.
 UNSTORABLE = (sa_exc.DataError, sa_exc.IntegrityError, sa_exc.ProgrammingError, ValueError, UnicodeError)
-
-
-def _json(body: bytes) -> Any:
-    """A partner body as JSON, every string made storable (:func:`storable`); ``_INVALID`` when it
-    is not JSON. orjson refuses lone surrogates and invalid UTF-8, which the standard library's
-    parser reads (after replacing the bytes that are not UTF-8): such a body is not malformed, it
-    only holds characters to replace."""
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        try:
-            parsed = json.loads(body.decode("utf-8", "replace"))
-        except ValueError:
-            return _INVALID
-        return storable(parsed)
-    if b"\\u0000" in body:
-        return storable(parsed)
-    return parsed
-
-
-def storable(value: Any) -> Any:
-    """``value`` with every NUL and lone surrogate (in keys and strings) replaced by U+FFFD: what
-    PostgreSQL and SQLite can both store, decided before storage so one character never fails a
-    batch. Done only when a body holds such a character (the common body is returned as parsed)."""
-    if isinstance(value, str):
-        return _REFUSED.sub("\ufffd", value) if _REFUSED.search(value) else value
-    if isinstance(value, list):
-        return [storable(item) for item in value]
-    if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
-    return value
 
 
 def _empty(batch: Batch) -> bool:

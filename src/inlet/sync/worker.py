@@ -67,7 +67,10 @@ class RunResult:
     ``park``: the source needs the person to reconnect; the task is not run again until then.
     ``calls``: the partner requests the run made (the worker's demand estimate for the budget).
     ``on_complete``: the run's own last writes, done in the completion's transaction (one commit
-    fewer per run), only while the lease is still this worker's."""
+    fewer per run), only while the lease is still this worker's. When it raises
+    :class:`WritesRefused` the completion is rolled back (the lease stays this worker's) and
+    ``recover`` is asked, outside any transaction, for the result to complete with instead (the run
+    stores what it can its own way)."""
 
     outcome: Outcome
     error: dict[str, Any] | None = None
@@ -75,6 +78,12 @@ class RunResult:
     park: bool = False
     calls: int | None = None
     on_complete: Callable[[Any], None] | None = field(default=None, repr=False)
+    recover: Callable[[], RunResult] | None = field(default=None, repr=False)
+
+
+class WritesRefused(Exception):
+    """A run's ``on_complete`` writes were refused by the database (not the database failing): the
+    completion's transaction cannot commit them, see :attr:`RunResult.recover`."""
 
 
 @dataclass
@@ -202,6 +211,14 @@ class Worker:
         """Schedule the next run and release the lease (fenced): whether it held, and the next run."""
         if partner is not None and result.calls is not None:
             self._observe_calls(partner.slug, result.calls)
+        try:
+            return self._complete_once(lease, partner, result)
+        except WritesRefused:
+            if result.recover is None:
+                raise
+            return self._complete_once(lease, partner, result.recover())
+
+    def _complete_once(self, lease: Lease, partner: Partner | None, result: RunResult) -> tuple[bool, int]:
         with self.engine.begin() as conn:
             now_us = self.clock(conn)
             now = from_micros(now_us)
