@@ -6,7 +6,7 @@ the readings' watermark next time (every earlier alert would never be fetched)."
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 
@@ -84,3 +84,53 @@ def test_characters_a_database_refuses_never_block_a_sync(sync_env: SyncEnv) -> 
     sync_env.make_due()
     assert sync_env.run_once().succeeded == 1
     assert len(sync_env.stored(account.user_id, "cbg")) == len(sync_env.dexcom_expected("egv"))
+
+
+class LateAlerts(Counting):
+    """The real partner, except that alerts at or after ``cutoff`` are not uploaded yet (the app sends
+    them a little later than the readings, within the partner's upload delay)."""
+
+    def __init__(self, cutoff: datetime) -> None:
+        super().__init__()
+        self.cutoff = cutoff
+        self.hidden: list[str] = []
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = super().handle_request(request)
+        if not request.url.path.endswith("/alerts"):
+            return response
+        body = json.loads(response.read())
+        kept = []
+        for record in body["records"]:
+            if datetime.fromisoformat(record["systemTime"]).replace(tzinfo=UTC) >= self.cutoff:  # UTC
+                self.hidden.append(record["recordId"])
+            else:
+                kept.append(record)
+        body["records"] = kept
+        return httpx2.Response(200, json=body)
+
+
+def test_an_alert_uploaded_after_its_window_was_read_is_fetched_later(sync_env: SyncEnv) -> None:
+    """An alert is uploaded a little after its time, and not always with a reading (``noReadings``
+    fires when there is none), so dataRange need not reach back to it: a run that read the alerts'
+    window before the alert arrived must not move past it for good (found by the 30-minute chaos run)."""
+    account = sync_env.connect()
+    assert sync_env.run_once().succeeded == 1
+    sim = sync_env.dexcom.simulator
+    for _ in range(16):  # on, three hours at a time, until an alert falls in the last 90 minutes
+        sync_env.advance(timedelta(hours=3))
+        now = sync_env.now.timestamp()
+        if sim.alerts(DEXCOM_USER, now - 90 * 60, now, now):
+            break
+        sync_env.make_due()
+        stats = sync_env.run_once()
+        assert stats.succeeded == 1, stats.summary()
+    late = LateAlerts(sync_env.now - timedelta(minutes=90))
+    sync_env.make_due()
+    assert sync_env.run_once(transport=late).succeeded == 1
+    assert late.hidden, "the run read alerts the partner had not uploaded yet"
+    assert not set(late.hidden) & set(sync_env.stored(account.user_id, "alert"))
+    sync_env.advance(timedelta(minutes=30))  # uploaded now, with no reading at their times pending
+    sync_env.make_due()
+    assert sync_env.run_once().succeeded == 1
+    same_records(sync_env.stored(account.user_id, "alert"), _alerts_expected(sync_env))

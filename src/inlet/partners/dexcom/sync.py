@@ -11,9 +11,10 @@ Watermarks (the source's stream state, stored with each batch):
 - ``egvs``, ``calibrations``, ``events``, ``alerts``: the end of the last window stored; the next run
   starts there, or earlier when dataRange (asked with ``lastSyncTime``: the uploads since) reports
   older uploads (a receiver synced late, an event was edited), so nothing is missed and nothing is
-  re-read by a fixed window; alerts, which dataRange does not cover, go back as far as the other
-  streams' uploads do. Without a usable ``lastSyncTime`` (a first sync, or the last one over 30 days
-  ago) a run starts ``OVERLAP`` before the watermark; what is read twice is dropped by origin id;
+  re-read by a fixed window; alerts, which dataRange does not cover, re-read ``OVERLAP`` (their
+  upload delay) and go back as far as the other streams' uploads do. Without a usable
+  ``lastSyncTime`` (a first sync, or the last one over 30 days ago) a run starts ``OVERLAP``
+  before the watermark; what is read twice is dropped by origin id;
 - ``lastSyncTime``: the run's start (less a margin for the partner's clock), stored after every stream
   of the run was: dataRange with it reports exactly the uploads since, so it misses nothing;
 - ``devices``: a content hash per transmitter; ``auxTime``: when alerts and devices were last fetched.
@@ -135,11 +136,13 @@ class Sync:
             # account's data starts (a full dataRange's earliest start), else at the history start;
             # never from another stream's watermark (an interrupted first sync would lose them).
             mark = instant(state.get("alerts"))
-            if mark is not None and incremental and ranges:
-                # Alerts upload with the readings: back as far as dataRange says uploads reach.
-                begin = min([mark, *(first for first, _ in ranges.values())])
-            elif mark is not None:
+            if mark is not None:
+                # No dataRange marker covers alerts, and an alert is uploaded a little after its time
+                # and not always with a reading (noReadings fires when there is none): the window
+                # re-reads OVERLAP, and reaches back as far as dataRange says other uploads did.
                 begin = mark - OVERLAP
+                if incremental and ranges:
+                    begin = min([begin, *(first for first, _ in ranges.values())])
             elif ranges and not incremental:
                 begin = min(first for first, _ in ranges.values())
             else:
