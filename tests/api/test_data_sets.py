@@ -464,3 +464,23 @@ def test_openapi_declares_the_request_bodies(client: TestClient) -> None:
     assert body["content"]["application/json"]["schema"]["type"] == "array"
     parameters = {p["name"] for p in spec["paths"]["/data/{userId}"]["get"]["parameters"]}
     assert {"type", "startDate", "dosingDecision.reason", "cbgFilter", "latest"} <= parameters
+
+
+def test_a_pump_upload_with_a_sleep_override_is_stored(client: TestClient) -> None:
+    """A pump with a sleep mode sends a pumpSettingsOverride with a type and a duration only; Tidepool
+    stores it, so the whole upload must be stored, the override readable as sent."""
+    account = user(client, "sleeper")
+    sleep = {
+        "type": "deviceEvent",
+        "subType": "pumpSettingsOverride",
+        "overrideType": "sleep",
+        "duration": 28_800_000,
+        "time": "2026-10-01T22:00:00Z",
+        "deviceId": "tandem-1",
+    }
+    upload(client, account, [cbg(5, device="tandem-1"), sleep])
+    stored = read(client, account.headers, account.user_id, type="deviceEvent")
+    assert [(d["subType"], d["overrideType"], d["duration"]) for d in stored] == [
+        ("pumpSettingsOverride", "sleep", 28_800_000)
+    ]
+    assert len(read(client, account.headers, account.user_id, type="cbg")) == 1
