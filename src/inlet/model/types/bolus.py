@@ -24,11 +24,11 @@ from inlet.model.types.insulin_common import (
     FORMULATION,
     expected_rule,
     has,
-    in_range,
-    need,
-    refuse,
     within_expected,
 )
+from inlet.model.types.settings_common import check_exists as need
+from inlet.model.types.settings_common import check_in_range as in_range
+from inlet.model.types.settings_common import check_not_exists as refuse
 
 SUB_TYPES = ("automated", "dual/square", "normal", "square")
 DELIVERY_CONTEXTS = ("algorithm", "device", "oneButton", "remote", "undetermined", "watch")

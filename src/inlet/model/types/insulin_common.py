@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from inlet.model import errors as e
 from inlet.model.errors import Errors
 from inlet.model.fields import MISSING, Context, Rule
 from inlet.model.types.insulin import FORMULATION as INSULIN_FORMULATION
+from inlet.model.types.settings_common import check_exists as need
+from inlet.model.types.settings_common import check_in_range as in_range
 
 DURATION_WEEK_MS = 604_800_000
 DURATION_DAY_MS = 86_400_000
@@ -30,25 +31,6 @@ FORMULATION = INSULIN_FORMULATION
 def has(values: dict[str, Any], key: str) -> bool:
     """True when ``key`` arrived and parsed (the platform's ``!= nil``)."""
     return values.get(key, MISSING) is not MISSING
-
-
-def need(values: dict[str, Any], key: str, ptr: str, errs: Errors) -> None:
-    """``Exists()``: ``value-not-exists`` when ``key`` did not arrive."""
-    if key not in values:
-        errs.add(f"{ptr}/{key}", e.not_exists())
-
-
-def refuse(values: dict[str, Any], key: str, ptr: str, errs: Errors) -> None:
-    """``NotExists()``: ``value-exists`` when ``key`` arrived and parsed."""
-    if has(values, key):
-        errs.add(f"{ptr}/{key}", e.exists())
-
-
-def in_range(values: dict[str, Any], key: str, lo: float, hi: float, ptr: str, errs: Errors) -> None:
-    """``InRange(lo, hi)``, both inclusive."""
-    value = values.get(key, MISSING)
-    if value is not MISSING and not lo <= value <= hi:
-        errs.add(f"{ptr}/{key}", e.not_in_range(value, lo, hi))
 
 
 def within_expected(
