@@ -69,7 +69,7 @@ def test_a_killed_worker_loses_nothing_and_doubles_nothing(live_env: SyncEnv, db
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(lambda: _payloads(env) >= 1, 30, "the child's first stored batch")
+        _wait(lambda: _payloads(env) >= 1, 120, "the child's first stored batch")  # slow when loaded
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
