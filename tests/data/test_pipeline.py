@@ -179,8 +179,8 @@ def test_delete_by_selectors_refuses_bad_selectors(
 def test_pipelined_bodies_store_what_one_request_at_a_time_stores(
     engine: Engine, service: DataService, make_set: Callable[..., DataSet], deduplicator: str
 ) -> None:
-    """add_bodies parses the next body on a helper thread while the previous one is stored; the
-    rows it stores are those of add_data called once per body (ids aside)."""
+    """add_bodies parses the next body on a helper thread while the previous one is stored (PostgreSQL;
+    SQLite takes them in turn); the rows it stores are those of add_data called once per body (ids aside)."""
     bodies = [[cbg(minute), cbg(minute + 1)] for minute in range(0, 40, 2)]
     bodies.append([cbg(3), cbg(3)])  # a retried datum: the deduplicator sees it
     stored = []

@@ -194,6 +194,19 @@ class DataService:
             return deduplicator.rows(data_set, result.datums, now)
 
         total = AddOutcome()
+
+        def store(rows: list[Row]) -> None:
+            outcome = deduplicator.store(conn, data_set, rows, now)
+            total.stored += outcome.stored
+            total.replaced += outcome.replaced
+            total.dropped += outcome.dropped
+
+        if conn.dialect.name == "sqlite":
+            # sqlite3 binds every row's parameters holding the GIL, so a parse thread beside it slows
+            # the insert more than it saves (measured: 5.2 s pipelined, 3.9 s in turn, for a year)
+            for body in bodies:
+                store(rows_of(body))
+            return total
         items = iter(bodies)
         with ThreadPoolExecutor(1, thread_name_prefix="inlet-ingest") as pool:
             first = next(items, None)
@@ -202,10 +215,7 @@ class DataService:
                 rows = pending.result()
                 body = next(items, None)
                 pending = pool.submit(rows_of, body) if body is not None else None
-                outcome = deduplicator.store(conn, data_set, rows, now)
-                total.stored += outcome.stored
-                total.replaced += outcome.replaced
-                total.dropped += outcome.dropped
+                store(rows)
         return total
 
     def add_datums(
