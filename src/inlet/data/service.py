@@ -204,8 +204,8 @@ class DataService:
         if conn.dialect.name == "sqlite":
             # sqlite3 binds every row's parameters holding the GIL, so a parse thread beside it slows
             # the insert more than it saves (measured: 5.2 s pipelined, 3.9 s in turn, for a year)
-            for body in bodies:
-                store(rows_of(body))
+            for each in bodies:
+                store(rows_of(each))
             return total
         items = iter(bodies)
         with ThreadPoolExecutor(1, thread_name_prefix="inlet-ingest") as pool:
