@@ -28,7 +28,10 @@ from tests.sync.harness import open_env
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("INLET_TEST_PG_RESTART") != "1",
-    reason="restarts the shared PostgreSQL server: set INLET_TEST_PG_RESTART=1 to run it",
+    reason=(
+        "restarts the PostgreSQL cluster serving INLET_TEST_POSTGRES_URL: set INLET_TEST_PG_RESTART=1 and"
+        " point the URL at a private cluster (docs/reliability.md) to run it"
+    ),
 )
 
 
