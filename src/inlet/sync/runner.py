@@ -369,11 +369,7 @@ class SyncRunner:
     ) -> None:
         """Store a group of the run's batches in one transaction; a group the database refuses is
         stored batch by batch (and a batch it refuses, record by record)."""
-        if all(_empty(batch) for batch in batches):
-            # Empty answers (and state-only batches) write nothing now: their watermarks are saved
-            # with the run's outcome, and a run that dies before then asks for the windows again.
-            for batch in batches:
-                source.sync_state.streams.update(batch.state)
+        if _state_only(source, batches):
             return
         if len(batches) == 1:
             self._store_one(partner, lease, source, batches[0], stats, now)
@@ -401,9 +397,7 @@ class SyncRunner:
         checked and locked the lease), with the run's whole state: whether it was written. A group
         the database refuses raises :class:`WritesRefused`: the completion rolls back and the group
         is stored by :meth:`_store`'s fallbacks instead."""
-        if all(_empty(batch) for batch in batches):
-            for batch in batches:
-                source.sync_state.streams.update(batch.state)
+        if _state_only(source, batches):
             return False
         parsed = [_parse(batch.result) for batch in batches]
         try:
@@ -835,6 +829,17 @@ def _merged_state(conn: Connection, patch: dict[str, Any]) -> Any:
         return func.coalesce(state, literal({}, JSONB)).op("||")(literal(top, JSONB)).op("||")(merged)
     # SQLite: json_patch (RFC 7396) merges objects recursively; watermarks are never null.
     return func.json_patch(func.coalesce(state, "{}"), literal(orjson.dumps(patch).decode()))
+
+
+def _state_only(source: SourceView, batches: list[Batch]) -> bool:
+    """Whether every batch is an empty answer (or carries state only). Such batches write nothing now:
+    their watermarks join the source's state, saved with the run's outcome, and a run that dies before
+    then asks for the windows again."""
+    if not all(_empty(batch) for batch in batches):
+        return False
+    for batch in batches:
+        source.sync_state.streams.update(batch.state)
+    return True
 
 
 def _parse(result: MappingResult) -> tuple[list[Datum], list[Problem]]:
