@@ -14,11 +14,12 @@ same with ``outdated_from`` at the start of those 60 days.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, exists, func, insert, literal, literal_column, select, update
+from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inlet.db.schema import device_data, summaries, summary_buckets, summary_periods
@@ -51,23 +52,29 @@ def mark_outdated(conn: Connection, user_id: str, earliest: Mapping[str, int], r
             changed[kind] = min(time, changed.get(kind, time))
     if not changed:
         return
-    # One statement (a partner sync marks on every batch): each row inserted already outdated, or
-    # its marks merged into the existing row, which the upsert locks as the SELECT ... FOR UPDATE did.
-    postgres = conn.dialect.name == "postgresql"
-    dialect = postgresql if postgres else sqlite
-    statement = dialect.insert(summaries).values(
-        [
-            {
-                "user_id": user_id,
-                "type": kind,
-                "outdated_since": now,
-                "outdated_reasons": [reason],
-                "outdated_from": start,
-                **({"last_upload": now} if reason == UPLOAD_COMPLETED else {}),
-            }
-            for kind, start in sorted(changed.items())
-        ]
-    )
+    upload = reason == UPLOAD_COMPLETED
+    rows = [
+        {
+            "user_id": user_id,
+            "type": kind,
+            "outdated_since": now,
+            "outdated_reasons": [reason],
+            "outdated_from": start,
+            **({"last_upload": now} if upload else {}),
+        }
+        for kind, start in sorted(changed.items())
+    ]
+    conn.execute(_mark_statement(conn.dialect.name == "postgresql", upload), rows)
+
+
+@functools.cache
+def _mark_statement(postgres: bool, upload: bool) -> Any:
+    """The upsert :func:`mark_outdated` sends (one statement, however many rows: a partner sync marks
+    on every batch): each row inserted already outdated, or its marks merged into the existing row,
+    which the upsert locks as the SELECT ... FOR UPDATE did. Built once per dialect, so SQLAlchemy
+    compiles it once; the rows (and the reason, each row's one-element ``outdated_reasons``) are its
+    parameters."""
+    statement = (postgresql if postgres else sqlite).insert(summaries)
     s, new = summaries.c, statement.excluded
     if postgres:
         # SQL NULL and JSON null (a computed summary's) alike: no reasons yet
@@ -77,10 +84,10 @@ def mark_outdated(conn: Connection, user_id: str, earliest: Mapping[str, int], r
         added: Any = reasons.op("||")(new.outdated_reasons)
         earlier: Any = func.least(s.outdated_from, new.outdated_from)
     else:
+        reason = func.json_extract(new.outdated_reasons, "$[0]")
         reasons = case((func.json_type(s.outdated_reasons) == "array", s.outdated_reasons), else_="[]")
-        listed = exists(
-            select(1).select_from(func.json_each(reasons)).where(literal_column("value") == reason)
-        )
+        # the reasons are upper-case names: the quoted name occurs in the array's text iff listed
+        listed = func.instr(reasons, func.json_quote(reason)) > 0
         added = func.json_insert(reasons, "$[#]", reason)
         earlier = func.min(s.outdated_from, new.outdated_from)
     values: dict[str, Any] = {
@@ -88,9 +95,9 @@ def mark_outdated(conn: Connection, user_id: str, earliest: Mapping[str, int], r
         "outdated_reasons": case((listed, s.outdated_reasons), else_=added),
         "outdated_from": func.coalesce(earlier, new.outdated_from),
     }
-    if reason == UPLOAD_COMPLETED:
+    if upload:
         values["last_upload"] = new.last_upload
-    conn.execute(statement.on_conflict_do_update(index_elements=[s.user_id, s.type], set_=values))
+    return statement.on_conflict_do_update(index_elements=[s.user_id, s.type], set_=values)
 
 
 def earliest_by_type(times: Iterable[tuple[str, int]], now: int) -> dict[str, int]:

@@ -25,6 +25,7 @@ Logs name the task, the partner and the failure class, never a token or a health
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import random
@@ -39,7 +40,21 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
-from sqlalchemy import Connection, and_, exists, func, insert, literal, literal_column, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -84,7 +99,7 @@ from inlet.sync.caller import (
     RunAuth,
     storable,
 )
-from inlet.sync.leases import DbClock, Lease, db_now, held
+from inlet.sync.leases import DbClock, Lease, db_now
 from inlet.sync.policy import backoff_delay
 from inlet.sync.tokens import TokenKeeper
 from inlet.sync.worker import DATABASE_DOWN, INTERNAL_BACKOFF_CAP, RunResult, TaskRun, WritesRefused, where
@@ -476,7 +491,9 @@ class SyncRunner:
         with self.engine.begin() as conn:
             data_set, created = self._data_set(conn, partner, source)
             counts = self._datums(conn, data_set, datums)
-            self._update_source(conn, lease, source, {"data_set_id": data_set.id} if created else {})
+            self._update_source(
+                conn, lease, source, SourceUpdate(data_set_id=data_set.id if created else None)
+            )
         if created:
             source.data_set = data_set
         return counts
@@ -545,10 +562,9 @@ class SyncRunner:
                 for batch, group in zip(batches, skipped_of, strict=True)
                 if not _empty(batch)
             ]
-            payloads = insert(partner_payloads).values(payload_rows) if payload_rows else None
-            if payloads is not None and conn.dialect.name != "postgresql":
-                conn.execute(payloads)
-                payloads = None  # PostgreSQL: written by the source's update, as its CTE
+            postgres = conn.dialect.name == "postgresql"
+            if payload_rows and not postgres:  # PostgreSQL: written by the source's update, as its CTE
+                conn.execute(insert(partner_payloads), payload_rows)
             counters = dict(source.sync_state.counters)
             for key, value in (
                 ("records", stored - replaced),
@@ -563,23 +579,15 @@ class SyncRunner:
                 # (the watermarks of its empty answers too), so it needs no update of its own.
                 patch = {**source.sync_state.dump(), **patch}
                 patch["streams"] = {**source.sync_state.streams, **streams}
-            values: dict[str, Any] = {"sync_state": _merged_state(conn, patch)}
-            if created and data_set is not None:
-                values["data_set_id"] = data_set.id
-            if stored or deleted:
-                values["last_import_time"] = now
-                values["modified_time"] = now
             times = [to_micros(d.time) for d in datums]
-            if times and stored:
-                first, last = min(times), max(times)
-                s = data_sources.c
-                # SQLite's two-argument min/max are scalar; PostgreSQL spells them least/greatest.
-                low, high = (
-                    (func.least, func.greatest) if conn.dialect.name == "postgresql" else (func.min, func.max)
-                )
-                values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
-                values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
-            self._update_source(conn, lease, source, values, payloads, fenced=within is None)
+            change = SourceUpdate(
+                state=patch,
+                data_set_id=data_set.id if created and data_set is not None else None,
+                imported=now if stored or deleted else None,
+                times=(min(times), max(times)) if times and stored else None,
+                payloads=payload_rows if postgres else None,
+            )
+            self._update_source(conn, lease, source, change, fenced=within is None)
         # only once committed (or, ``within``, once written: a later failure ends the run)
         if created:
             source.data_set = data_set
@@ -588,26 +596,20 @@ class SyncRunner:
         return stored, replaced, unchanged, deleted, skipped
 
     def _update_source(
-        self,
-        conn: Connection,
-        lease: Lease,
-        source: SourceView,
-        values: dict[str, Any],
-        payloads: Any = None,
-        *,
-        fenced: bool = True,
+        self, conn: Connection, lease: Lease, source: SourceView, change: SourceUpdate, *, fenced: bool = True
     ) -> None:
         """The batch's update of its data source, fenced by the task's lease in the same statement
-        (:func:`_fenced_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is
-        no longer this run's. ``payloads``: an INSERT sent as the statement's CTE (PostgreSQL)."""
-        values = values or {"modified_time": data_sources.c.modified_time}
+        (:func:`_source_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is no
+        longer this run's."""
+        postgres = conn.dialect.name == "postgresql"
+        statement = _source_update(postgres, fenced, change.shape())
+        parameters = change.parameters(postgres)
+        parameters["source_id"] = source.id
         if fenced:
-            statement = _fenced_update(conn, lease, source.id, values)
-        else:
-            statement = update(data_sources).where(data_sources.c.id == source.id).values(**values)
-        if payloads is not None:
-            statement = statement.add_cte(payloads.cte("payloads"))
-        if conn.execute(statement).rowcount != 1:
+            parameters.update(
+                fence_task=lease.task_id, fence_owner=lease.owner, fence_generation=lease.generation
+            )
+        if conn.execute(statement, parameters).rowcount != 1:
             raise LeaseLost
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView) -> tuple[DataSet, bool]:
@@ -732,10 +734,10 @@ class SyncRunner:
 
         def write(conn: Connection) -> None:
             if not (group and self._store_last(conn, partner, lease, source, group, stats, clock())):
-                merged = _merged_state(conn, source.sync_state.dump())
-                conn.execute(
-                    update(data_sources).where(data_sources.c.id == source.id).values(sync_state=merged)
-                )
+                change = SourceUpdate(state=source.sync_state.dump())
+                statement = _source_update(conn.dialect.name == "postgresql", False, change.shape())
+                parameters = change.parameters(conn.dialect.name == "postgresql")
+                conn.execute(statement, {**parameters, "source_id": source.id})
             if purge:
                 # next days' partitions, and whole days past retention dropped (PostgreSQL)
                 payloads.maintain(conn, clock(), cutoff)
@@ -757,19 +759,8 @@ class SyncRunner:
 
     def _load_source(self, lease: Lease) -> SourceView | None:
         """The data source with its session's encrypted token and its data set, in one query."""
-        s, p, ds = data_sources.c, provider_sessions.c, data_sets.c
-        set_columns = [column.label(f"set_{column.name}") for column in data_sets.c]
-        query = (
-            select(s.id, s.user_id, s.state, s.sync_state, p.id.label("session_id"), p.token, *set_columns)
-            .select_from(
-                data_sources.outerjoin(provider_sessions, p.id == s.provider_session_id).outerjoin(
-                    data_sets, and_(ds.id == s.data_set_id, ds.deleted_time.is_(None))
-                )
-            )
-            .where(s.id == lease.data_source_id)
-        )
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_LOAD_SOURCE, {"source_id": lease.data_source_id}).first()
         if row is None:
             return None
         m = row._mapping
@@ -787,6 +778,24 @@ class SyncRunner:
         )
 
 
+def _load_source_query() -> Any:
+    s, p, ds = data_sources.c, provider_sessions.c, data_sets.c
+    set_columns = [c.label(f"set_{c.name}") for c in data_sets.c]
+    return (
+        select(s.id, s.user_id, s.state, s.sync_state, p.id.label("session_id"), p.token, *set_columns)
+        .select_from(
+            data_sources.outerjoin(provider_sessions, p.id == s.provider_session_id).outerjoin(
+                data_sets, and_(ds.id == s.data_set_id, ds.deleted_time.is_(None))
+            )
+        )
+        .where(s.id == bindparam("source_id"))
+    )
+
+
+# Built once (every run sends it): SQLAlchemy then neither builds nor hashes it per run.
+_LOAD_SOURCE = _load_source_query()
+
+
 # What a database refuses to store: PostgreSQL's text and JSONB hold no NUL, and no text holds a lone
 # surrogate. Any other refusal of one record is met by storing the batch's records one by one.
 UNSTORABLE = (sa_exc.DataError, sa_exc.IntegrityError, sa_exc.ProgrammingError, ValueError, UnicodeError)
@@ -797,38 +806,122 @@ def _empty(batch: Batch) -> bool:
     return not batch.records and not batch.result.datums and not batch.result.deleted
 
 
-def _fenced_update(conn: Connection, lease: Lease, source_id: str, values: dict[str, Any]) -> Any:
-    """``UPDATE data_sources`` of ``source_id`` that changes a row only while the task's lease is
-    this run's: the fence and the write in one statement. On PostgreSQL the lease row is locked
-    (``FOR UPDATE``: a reclaim waits for this commit) in a ``FROM`` subquery that also turns off the
-    WAL flush wait for this transaction (a batch lost in a crash loses its watermark with it, so it
-    is simply fetched again); SQLite's writers are serialised by ``BEGIN IMMEDIATE`` already."""
+_PAYLOAD_COLUMNS = [c for c in partner_payloads.c if c.name != "id"]
+_PAYLOAD_ROWS = (
+    func.jsonb_to_recordset(bindparam("payload_rows", type_=JSONB))
+    .table_valued(*(column(c.name, c.type) for c in _PAYLOAD_COLUMNS))
+    .render_derived(name="payload", with_types=True)
+)
+# PostgreSQL: a batch's raw payloads, inserted as the CTE of its source's update, arrive as one JSON
+# array (``jsonb_to_recordset``), so the SQL is the same for any number of rows and SQLAlchemy compiles
+# it once (a multi-row VALUES is compiled anew for every statement).
+_PAYLOADS = insert(partner_payloads).from_select(
+    [c.name for c in _PAYLOAD_COLUMNS], select(*(_PAYLOAD_ROWS.c[c.name] for c in _PAYLOAD_COLUMNS))
+)
+
+
+@dataclass
+class SourceUpdate:
+    """What a batch changes on its data source: ``state`` merged into ``sync_state`` (its ``streams``
+    key by key, :func:`_source_update`), the data set it created, the import time, the earliest and
+    latest data time it stored, and (PostgreSQL) the raw payload rows its update inserts as a CTE."""
+
+    state: dict[str, Any] | None = None
+    data_set_id: str | None = None
+    imported: int | None = None  # lastImportTime and modifiedTime
+    times: tuple[int, int] | None = None  # (earliest, latest) data time stored
+    payloads: list[dict[str, Any]] | None = None
+
+    def shape(self) -> tuple[bool, ...]:
+        return (
+            self.state is not None,
+            self.data_set_id is not None,
+            self.imported is not None,
+            self.times is not None,
+            bool(self.payloads),
+        )
+
+    def parameters(self, postgres: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.state is not None:
+            if postgres:
+                out["state_top"] = {k: v for k, v in self.state.items() if k != "streams"}
+                out["state_streams"] = self.state.get("streams", {})
+            else:  # json_patch (RFC 7396) merges objects recursively; watermarks are never null
+                out["state_patch"] = orjson.dumps(self.state).decode()
+        if self.data_set_id is not None:
+            out["new_data_set_id"] = self.data_set_id
+        if self.imported is not None:
+            out["imported"] = self.imported
+        if self.times is not None:
+            out["first_time"], out["last_time"] = self.times
+        if self.payloads:
+            out["payload_rows"] = self.payloads
+        return out
+
+
+@functools.cache
+def _source_update(postgres: bool, fenced: bool, shape: tuple[bool, ...]) -> Any:
+    """``UPDATE data_sources`` for one :meth:`SourceUpdate.shape`, built once (a run sends one or two,
+    so SQLAlchemy neither builds nor compiles them per run); its values are parameters.
+
+    ``fenced``: it changes the row only while the task's lease is this run's, the fence and the write
+    in one statement. On PostgreSQL the lease row is locked (``FOR UPDATE``: a reclaim waits for this
+    commit) in a ``FROM`` subquery that also turns off the WAL flush wait for this transaction (a batch
+    lost in a crash loses its watermark with it, so it is simply fetched again); SQLite's writers are
+    serialised by ``BEGIN IMMEDIATE`` already."""
+    state, data_set, imported, times, payloads = shape
     s, t = data_sources.c, sync_tasks.c
-    statement = update(data_sources).where(s.id == source_id).values(**values)
-    if conn.dialect.name == "postgresql":
-        fence = (
-            select(t.data_source_id, func.set_config("synchronous_commit", "off", True).label("commit_mode"))
-            .where(held(lease))
-            .with_for_update()
-            .subquery("fence")
+    values: dict[str, Any] = {}
+    if state:
+        values["sync_state"] = _merged_state(postgres)
+    if data_set:
+        values["data_set_id"] = bindparam("new_data_set_id")
+    if imported:
+        values["last_import_time"] = values["modified_time"] = bindparam("imported")
+    if times:
+        # SQLite's two-argument min/max are scalar; PostgreSQL spells them least/greatest.
+        low, high = (func.least, func.greatest) if postgres else (func.min, func.max)
+        first, last = bindparam("first_time", type_=BigInteger), bindparam("last_time", type_=BigInteger)
+        values["earliest_data_time"] = low(func.coalesce(s.earliest_data_time, first), first)
+        values["latest_data_time"] = high(func.coalesce(s.latest_data_time, last), last)
+    statement = update(data_sources).where(s.id == bindparam("source_id"))
+    statement = statement.values(**(values or {"modified_time": s.modified_time}))
+    if fenced:
+        held = and_(
+            t.id == bindparam("fence_task"),
+            t.lease_owner == bindparam("fence_owner"),
+            t.lease_generation == bindparam("fence_generation"),
         )
-        return statement.where(fence.c.data_source_id == s.id)
-    return statement.where(exists().where(held(lease)))
+        if postgres:
+            fence = (
+                select(
+                    t.data_source_id, func.set_config("synchronous_commit", "off", True).label("commit_mode")
+                )
+                .where(held)
+                .with_for_update()
+                .subquery("fence")
+            )
+            statement = statement.where(fence.c.data_source_id == s.id)
+        else:
+            statement = statement.where(exists().where(held))
+    if payloads:
+        statement = statement.add_cte(_PAYLOADS.cte("payloads"))
+    return statement
 
 
-def _merged_state(conn: Connection, patch: dict[str, Any]) -> Any:
-    """``data_sources.sync_state`` with ``patch``'s keys set and its ``streams`` merged key by key
-    into the stored ones (a batch sets only the watermarks it earned; nothing else is rewritten)."""
+def _merged_state(postgres: bool) -> Any:
+    """``data_sources.sync_state`` with a patch's keys set and its ``streams`` merged key by key into
+    the stored ones (a batch sets only the watermarks it earned; nothing else is rewritten)."""
     state = data_sources.c.sync_state
-    if conn.dialect.name == "postgresql":
+    if postgres:
         streams = func.coalesce(state.op("->")("streams"), literal({}, JSONB)).op("||")(
-            literal(patch.get("streams", {}), JSONB)
+            bindparam("state_streams", type_=JSONB)
         )
-        top = {k: v for k, v in patch.items() if k != "streams"}
         merged = func.jsonb_build_object(literal_column("'streams'"), streams)
-        return func.coalesce(state, literal({}, JSONB)).op("||")(literal(top, JSONB)).op("||")(merged)
-    # SQLite: json_patch (RFC 7396) merges objects recursively; watermarks are never null.
-    return func.json_patch(func.coalesce(state, "{}"), literal(orjson.dumps(patch).decode()))
+        top = bindparam("state_top", type_=JSONB)
+        return func.coalesce(state, literal({}, JSONB)).op("||")(top).op("||")(merged)
+    return func.json_patch(func.coalesce(state, "{}"), bindparam("state_patch", type_=String))
 
 
 def _state_only(source: SourceView, batches: list[Batch]) -> bool:
