@@ -18,11 +18,12 @@ override it; tests inject it instead of sleeping.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, func, or_, select, text, update
 
 from inlet.db.schema import sync_tasks
 from inlet.model.timeutil import US
@@ -159,21 +160,46 @@ def complete(
     if outcome not in ("success", "failure", "skipped"):
         raise ValueError(f"unknown outcome {outcome!r}")
     now = db_now(conn) if now is None else now
+    parameters: dict[str, Any] = {
+        "task": lease.task_id,
+        "owner": lease.owner,
+        "generation": lease.generation,
+        "next_run": next_run_time,
+        "now": now,
+    }
+    if effective_interval is not None:
+        parameters["interval"] = effective_interval
+    if outcome == "failure":
+        parameters["error"] = error
+    result = conn.execute(_complete_statement(outcome, effective_interval is not None), parameters)
+    return result.rowcount == 1
+
+
+@functools.cache
+def _complete_statement(outcome: str, interval: bool) -> Any:
+    """The fenced completion for an outcome, built once (every run sends one): its values are
+    parameters, so SQLAlchemy neither builds nor hashes it per run."""
     t = sync_tasks.c
     values: dict[str, Any] = {
         "lease_owner": None,
         "lease_expires_time": None,
-        "next_run_time": next_run_time,
-        "modified_time": now,
+        "next_run_time": bindparam("next_run", type_=BigInteger),
+        "modified_time": bindparam("now", type_=BigInteger),
     }
-    if effective_interval is not None:
-        values["effective_interval"] = effective_interval
+    if interval:
+        values["effective_interval"] = bindparam("interval", type_=t.effective_interval.type)
     if outcome == "success":
-        values.update(failure_count=0, last_success_time=now, last_error=None)
+        values.update(failure_count=0, last_success_time=bindparam("now", type_=BigInteger), last_error=None)
     elif outcome == "failure":
-        values.update(failure_count=t.failure_count + 1, last_error=error)
-    result = conn.execute(update(sync_tasks).where(held(lease)).values(**values))
-    return result.rowcount == 1
+        values.update(
+            failure_count=t.failure_count + 1, last_error=bindparam("error", type_=t.last_error.type)
+        )
+    fenced = and_(
+        t.id == bindparam("task"),
+        t.lease_owner == bindparam("owner"),
+        t.lease_generation == bindparam("generation"),
+    )
+    return update(sync_tasks).where(fenced).values(**values)
 
 
 def count_tasks(conn: Connection, provider_name: str) -> int:

@@ -236,7 +236,8 @@ class SyncRunner:
             """The run's time: the worker's (database) clock at the claim, plus the time spent since."""
             return base + int((time.monotonic() - started) * US)
 
-        source = self._load_source(lease)
+        prepared = run.prepared  # read with the claim (:meth:`prepare`), else read now
+        source = self._load_source(lease) if prepared is None else (None if prepared is MISSING else prepared)
         if source is None or source.state != CONNECTED or source.session_id is None:
             state = "missing" if source is None else source.state
             metrics.RUNS.labels(partner.slug, "parked").inc()
@@ -757,28 +758,43 @@ class SyncRunner:
 
         return replace(result, calls=stats.calls, on_complete=write, recover=recover if group else None)
 
+    def prepare(self, conn: Connection, leases: list[Lease]) -> dict[str, Any]:
+        """The worker's ``prepare``: the claimed tasks' sources read in the claim's transaction, in
+        one query (a run then needs no read of its own): task id -> :class:`SourceView` or
+        :data:`MISSING`."""
+        ids = [lease.data_source_id for lease in leases]
+        rows = conn.execute(_LOAD_SOURCES, {"source_ids": ids}).all()
+        sources = {row.id: _source_view(row) for row in rows}
+        return {lease.task_id: sources.get(lease.data_source_id, MISSING) for lease in leases}
+
     def _load_source(self, lease: Lease) -> SourceView | None:
         """The data source with its session's encrypted token and its data set, in one query."""
         with self.engine.connect() as conn:
             row = conn.execute(_LOAD_SOURCE, {"source_id": lease.data_source_id}).first()
-        if row is None:
-            return None
-        m = row._mapping
-        data_set = None
-        if m["set_id"] is not None:  # a set its owner deleted is not used: the first batch starts one
-            data_set = DataSet.from_mapping({c.name: m[f"set_{c.name}"] for c in data_sets.c})
-        return SourceView(
-            row.id,
-            row.user_id,
-            row.state,
-            row.session_id,
-            data_set,
-            SyncState.load(row.sync_state),
-            row.token,
-        )
+        return None if row is None else _source_view(row)
 
 
-def _load_source_query() -> Any:
+MISSING = object()  # a claimed task whose data source is gone (:meth:`SyncRunner.prepare`)
+
+
+def _source_view(row: Any) -> SourceView:
+    """A row of :func:`_load_source_query` as the run sees its source."""
+    m = row._mapping
+    data_set = None
+    if m["set_id"] is not None:  # a set its owner deleted is not used: the first batch starts one
+        data_set = DataSet.from_mapping({c.name: m[f"set_{c.name}"] for c in data_sets.c})
+    return SourceView(
+        row.id,
+        row.user_id,
+        row.state,
+        row.session_id,
+        data_set,
+        SyncState.load(row.sync_state),
+        row.token,
+    )
+
+
+def _load_source_query(many: bool = False) -> Any:
     s, p, ds = data_sources.c, provider_sessions.c, data_sets.c
     set_columns = [c.label(f"set_{c.name}") for c in data_sets.c]
     return (
@@ -788,12 +804,13 @@ def _load_source_query() -> Any:
                 data_sets, and_(ds.id == s.data_set_id, ds.deleted_time.is_(None))
             )
         )
-        .where(s.id == bindparam("source_id"))
+        .where(s.id.in_(bindparam("source_ids", expanding=True)) if many else s.id == bindparam("source_id"))
     )
 
 
 # Built once (every run sends it): SQLAlchemy then neither builds nor hashes it per run.
 _LOAD_SOURCE = _load_source_query()
+_LOAD_SOURCES = _load_source_query(many=True)
 
 
 # What a database refuses to store: PostgreSQL's text and JSONB hold no NUL, and no text holds a lone

@@ -61,6 +61,7 @@ def build_worker(
         owner=owner,
         lease_seconds=options.pop("lease_seconds", settings.sync_lease_seconds),
         poll_seconds=options.pop("poll_seconds", 5.0),
+        prepare=runner.prepare,
         **options,
     )
     worker.closers.append(runner.close)

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -96,6 +96,8 @@ class TaskRun:
     started: datetime  # the database's time when the task was claimed
     engine: Engine
     _worker: Worker = field(repr=False)
+    # What the worker's ``prepare`` read for this task in the claim's transaction (None: nothing).
+    prepared: Any = field(default=None, repr=False)
     # Set when the heartbeat finds the lease lost: the run's thread checks it before every partner
     # call (cancelling the asyncio future alone would leave the thread calling the partner).
     lost: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -109,6 +111,9 @@ class TaskRun:
 
 
 RunTask = Callable[[TaskRun], Awaitable[RunResult]]
+# Reads, in the claim's transaction, what the claimed tasks' runs will need (one query for the
+# batch instead of one per run): task id -> what its TaskRun.prepared carries.
+Prepare = Callable[[Any, list[Lease]], Mapping[str, Any]]
 
 
 async def reschedule_only(run: TaskRun) -> RunResult:
@@ -159,6 +164,7 @@ class Worker:
         calls_per_run: float = DEFAULT_CALLS_PER_RUN,
         poll_seconds: float = 5.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        prepare: Prepare | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -176,6 +182,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.claim_batch = max(1, concurrency // 4)
         self.sleep = sleep  # the heartbeat's timer (tests inject one instead of waiting)
+        self.prepare = prepare
         self.stats = WorkerStats()
         self.last_completed: datetime | None = None  # when this worker last completed a run (GET /status)
         self._counts: dict[str, tuple[int, float]] = {}  # slug -> (task count, valid until monotonic)
@@ -189,7 +196,10 @@ class Worker:
 
     # ---- database steps (each its own short transaction, off the event loop) ---------------------
 
-    def _claim(self, limit: int, due_by: int | None, exclude: set[str]) -> tuple[int, list[Lease]]:
+    def _claim(
+        self, limit: int, due_by: int | None, exclude: set[str]
+    ) -> tuple[int, list[Lease], Mapping[str, Any]]:
+        """Claim due tasks (and read what their runs need, ``prepare``) in one transaction."""
         with self.engine.begin() as conn:
             now = self.clock(conn)
             claimed = leases.claim_due(
@@ -201,7 +211,8 @@ class Worker:
                 due_by=due_by,
                 exclude=exclude,
             )
-        return now, claimed
+            prepared = self.prepare(conn, claimed) if self.prepare is not None and claimed else {}
+        return now, claimed, prepared
 
     def _renew(self, lease: Lease) -> Lease | None:
         with self.engine.begin() as conn:
@@ -324,7 +335,12 @@ class Worker:
                 return
 
     async def _run_one(
-        self, lease: Lease, claimed_at: int, due_by: int | None = None, exclude: set[str] | None = None
+        self,
+        lease: Lease,
+        claimed_at: int,
+        due_by: int | None = None,
+        exclude: set[str] | None = None,
+        prepared: Any = None,
     ) -> None:
         partner = self.registry.get(lease.provider_name)
         started = from_micros(claimed_at)
@@ -334,7 +350,9 @@ class Worker:
         elif in_blackout(started, partner.policy.blackouts):
             result = RunResult("skipped")  # never start inside a window: _schedule moves it past the end
         else:
-            result = await self._execute(TaskRun(lease, partner, started, self.engine, self))
+            result = await self._execute(
+                TaskRun(lease, partner, started, self.engine, self, prepared=prepared)
+            )
         if exclude is not None:
             exclude.add(lease.task_id)  # before completion frees it, so no other slot reclaims it
         try:
@@ -408,10 +426,13 @@ class Worker:
                 # Claim in batches: wait for a quarter of the slots to be free (one claim serves
                 # them all) unless nothing runs; a claim per finished run would cost a transaction.
                 if free > 0 and (not running or free >= self.claim_batch):
-                    now, claimed = await asyncio.to_thread(self._claim, free, due_by, exclude or set())
+                    now, claimed, prepared = await asyncio.to_thread(
+                        self._claim, free, due_by, exclude or set()
+                    )
                     self.stats.claimed += len(claimed)
                     for lease in claimed:
-                        running.add(asyncio.ensure_future(self._run_one(lease, now, due_by, exclude)))
+                        run = self._run_one(lease, now, due_by, exclude, prepared.get(lease.task_id))
+                        running.add(asyncio.ensure_future(run))
                 if not running:
                     return
                 timeout = None if exclude is not None else self.poll_seconds
