@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx2
 import orjson
@@ -170,9 +171,11 @@ class PartnerCaller:
         it fails)."""
         partner = auth.partner
         url = f"{partner.api_url.rstrip('/')}/{path.lstrip('/')}"
+        if params:  # encoded here: httpx's merge of ``params`` parses the URL twice more per request
+            url = f"{url}?{urlencode(params, quote_via=quote)}"
         kind = path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            response = self.http.get(url, params=dict(params or {}), auth=auth, extensions={CALL: call})
+            response = self.http.get(url, auth=auth, extensions={CALL: call})
         except httpx2.TimeoutException:
             raise Transient(f"the partner did not answer {kind} in time") from None
         except httpx2.HTTPError as error:
