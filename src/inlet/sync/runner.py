@@ -215,7 +215,11 @@ class SyncRunner:
 
     async def __call__(self, run: TaskRun) -> RunResult:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.run, run)
+        return await loop.run_in_executor(self.executor, self._run_and_complete, run)
+
+    def _run_and_complete(self, run: TaskRun) -> RunResult:
+        """The run, then its completion, in the same thread (:meth:`TaskRun.complete`)."""
+        return run.complete(self.run(run))
 
     @property
     def executor(self) -> ThreadPoolExecutor:
