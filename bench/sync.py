@@ -16,7 +16,7 @@ Floor, same run: the very requests the measured cycle made (recorded at the runn
 URLs, same count per user, same client settings), replayed at the same concurrency from a thread pool,
 each user's requests in order, reading the bodies and doing nothing else (no database).
 Calls per run: ``data_sources.sync_state.counters.calls`` summed over runs, for a cycle with new data and
-for a second cycle right after it with nothing new.
+for a second cycle right after it with nothing new (which has its own floor: its requests replayed).
 
 Rows also give, for the best concurrency, the statements (COPY counted), commits and worker-process
 CPU per run, with new data and with nothing new; and, with ``--processes N`` (default 2), one more
@@ -552,10 +552,14 @@ def run(pg: str, users: int, levels: list[int], threads: int | None, processes: 
             ]
             # Immediately again: nothing new at the partner (the clock has not moved).
             sql0, cpu0 = counter.snapshot(), busy_cpu()
-            seconds, stats, _ = cycle(services, simulator, now, level, threads)
+            seconds, stats, recorder = cycle(services, simulator, now, level, threads)
             sql1, cpu1 = counter.snapshot(), busy_cpu()
             runs1, calls1 = counters(engine)
-            print(f"no new data, C={level}: {users / seconds:,.1f} user-syncs/s ({seconds:.1f} s)")
+            idle_floor = users / floor(recorder.take(), level)
+            print(
+                f"no new data, C={level}: {users / seconds:,.1f} user-syncs/s ({seconds:.1f} s), "
+                f"floor {idle_floor:,.1f}/s, ratio {idle_floor * seconds / users:.2f}"
+            )
             idle = usage(sql0, sql1, cpu0, cpu1, users, seconds)
             print(idle.line())
             results += [
@@ -571,8 +575,8 @@ def run(pg: str, users: int, levels: list[int], threads: int | None, processes: 
                     f"sync.postgresql.user_syncs_no_new_data_c{level}",
                     users / seconds,
                     "syncs/s",
-                    None,
-                    None,
+                    idle_floor,
+                    idle_floor * seconds / users,
                     TARGET_IDLE_RATE,
                 ),
                 Result(

@@ -356,7 +356,7 @@ sync_tasks = Table(
     Column("modified_time", Micros),
     Column("effective_interval", Json),  # {minMinutes, maxMinutes} last scheduled with (migration 0008)
     UniqueConstraint("user_id", "provider_name"),
-    Index("ix_sync_tasks_next_run_time", "next_run_time"),
+    Index("ix_sync_tasks_due", "next_run_time", "id"),  # the claim's order (0024_sync_tasks_due)
 )
 
 oauth_states = Table(

@@ -606,15 +606,7 @@ class SyncRunner:
         """The batch's update of its data source, fenced by the task's lease in the same statement
         (:func:`_source_update`); :class:`LeaseLost` (the transaction rolls back) when the lease is no
         longer this run's."""
-        postgres = conn.dialect.name == "postgresql"
-        statement = _source_update(postgres, fenced, change.shape())
-        parameters = change.parameters(postgres)
-        parameters["source_id"] = source.id
-        if fenced:
-            parameters.update(
-                fence_task=lease.task_id, fence_owner=lease.owner, fence_generation=lease.generation
-            )
-        if conn.execute(statement, parameters).rowcount != 1:
+        if _send_source_update(conn, source.id, change, lease if fenced else None) != 1:
             raise LeaseLost
 
     def _data_set(self, conn: Connection, partner: Partner, source: SourceView) -> tuple[DataSet, bool]:
@@ -739,10 +731,7 @@ class SyncRunner:
 
         def write(conn: Connection) -> None:
             if not (group and self._store_last(conn, partner, lease, source, group, stats, clock())):
-                change = SourceUpdate(state=source.sync_state.dump())
-                statement = _source_update(conn.dialect.name == "postgresql", False, change.shape())
-                parameters = change.parameters(conn.dialect.name == "postgresql")
-                conn.execute(statement, {**parameters, "source_id": source.id})
+                _send_source_update(conn, source.id, SourceUpdate(state=source.sync_state.dump()))
             if purge:
                 # next days' partitions, and whole days past retention dropped (PostgreSQL)
                 payloads.maintain(conn, clock(), cutoff)
@@ -879,6 +868,21 @@ class SourceUpdate:
         if self.payloads:
             out["payload_rows"] = self.payloads
         return out
+
+
+def _send_source_update(
+    conn: Connection, source_id: str, change: SourceUpdate, fence: Lease | None = None
+) -> int:
+    """Send ``change`` (fenced by ``fence``'s lease when given): the rows it updated."""
+    postgres = conn.dialect.name == "postgresql"
+    parameters = change.parameters(postgres)
+    parameters["source_id"] = source_id
+    if fence is not None:
+        parameters.update(
+            fence_task=fence.task_id, fence_owner=fence.owner, fence_generation=fence.generation
+        )
+    result = conn.execute(_source_update(postgres, fence is not None, change.shape()), parameters)
+    return int(result.rowcount)
 
 
 @functools.cache
