@@ -417,7 +417,7 @@ def _process_main(settings: Any, micros: int, concurrency: int, pipe: Pipe) -> N
     asyncio.run(worker.run_once())
     worker.close()
     engine.dispose()
-    pipe.send(worker.stats.succeeded)
+    pipe.send((worker.stats.succeeded, worker.stats.summary()))
 
 
 def run_processes(settings: Any, now: datetime, concurrency: int, processes: int) -> float:
@@ -438,10 +438,11 @@ def run_processes(settings: Any, now: datetime, concurrency: int, processes: int
     with Timer() as timer:
         for pipe in pipes:
             pipe.send("go")
-        succeeded = sum(pipe.recv() for pipe in pipes)
+        answers = [pipe.recv() for pipe in pipes]
     for process in children:
         process.join(timeout=30)
-    print(f"       {processes} processes: {succeeded:,} runs succeeded")
+    succeeded = sum(count for count, _ in answers)
+    print(f"       {processes} processes: {succeeded:,} runs succeeded ({'; '.join(s for _, s in answers)})")
     return timer.seconds
 
 
