@@ -342,6 +342,20 @@ def usage(
     )
 
 
+def failures(engine: Engine, since: int) -> dict[str, int]:
+    """The errors the tasks run since ``since`` recorded (code: detail), counted."""
+    from inlet.db.schema import sync_tasks
+
+    t = sync_tasks.c
+    out: dict[str, int] = defaultdict(int)
+    with engine.connect() as conn:
+        query = select(t.last_error).where(t.last_run_time >= since, t.last_error.is_not(None))
+        for (error,) in conn.execute(query):
+            if error:
+                out[f"{error.get('code')}: {error.get('detail')}"] += 1
+    return dict(out)
+
+
 def make_due(engine: Engine, micros: int) -> None:
     from inlet.db.schema import sync_tasks
 
@@ -597,6 +611,9 @@ def run(pg: str, users: int, levels: list[int], threads: int | None, processes: 
                 simulator.set(now)
                 make_due(engine, to_micros(now))
                 seconds = run_processes(settings, now, level, processes)
+                unfinished = failures(engine, to_micros(now))
+                if unfinished:
+                    print(f"       runs that did not succeed, by error: {unfinished}")
                 floor_seconds = floor(replay, level * processes)
                 rate, floor_rate = users / seconds, users / floor_seconds
                 print(
