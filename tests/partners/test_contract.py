@@ -155,6 +155,7 @@ def test_every_field_can_be_overridden() -> None:
         "INLET_PARTNER_DEXCOM_INTERVAL_MAX": "135",
         "INLET_PARTNER_DEXCOM_HISTORY_START": "2020-02-29",
         "INLET_PARTNER_DEXCOM_HISTORY_DAYS": "400",
+        "INLET_PARTNER_DEXCOM_BLACKOUTS": "01:30-02:00 Europe/Paris, 23:00-00:15 UTC",
     }
     assert {key.removeprefix("INLET_PARTNER_DEXCOM_") for key in env} == set(OVERRIDE_FIELDS)
     registry = load_registry(env)
@@ -172,6 +173,10 @@ def test_every_field_can_be_overridden() -> None:
     assert (dexcom.policy.interval_min, dexcom.policy.interval_max) == (105, 135)
     assert dexcom.policy.history_start == date(2020, 2, 29)
     assert dexcom.policy.history_days == 400
+    assert dexcom.policy.blackouts == (
+        Blackout(time(1, 30), time(2, 0), "Europe/Paris"),
+        Blackout(time(23, 0), time(0, 15), "UTC"),
+    )
     assert "my-secret" not in repr(dexcom)
     assert registry.available("acme") is None  # no credentials: not offered
 
@@ -181,6 +186,9 @@ def test_every_field_can_be_overridden() -> None:
     unset = load_registry({"INLET_PARTNER_ACME_REVOKE_URL": ""}).get("acme")
     assert unset is not None
     assert unset.oauth.revoke_url is None
+    no_windows = load_registry({"INLET_PARTNER_DEXCOM_BLACKOUTS": ""}).get("dexcom")
+    assert no_windows is not None
+    assert no_windows.policy.blackouts == ()
 
 
 @pytest.mark.parametrize(
@@ -192,6 +200,9 @@ def test_every_field_can_be_overridden() -> None:
         ("INLET_PARTNER_DEXCOM_REQUESTS_PER_HOUR", "-5"),
         ("INLET_PARTNER_DEXCOM_INTERVAL_MIN", "90"),  # above the maximum of 75
         ("INLET_PARTNER_DEXCOM_HISTORY_START", "last year"),
+        ("INLET_PARTNER_DEXCOM_BLACKOUTS", "02:45 to 03:45 America/Los_Angeles"),
+        ("INLET_PARTNER_DEXCOM_BLACKOUTS", "02:45-03:45 Mars/Olympus_Mons"),
+        ("INLET_PARTNER_DEXCOM_BLACKOUTS", "2:45-3:45 UTC"),
     ],
 )
 def test_a_bad_override_stops_start_up_naming_the_variable(key: str, value: str) -> None:

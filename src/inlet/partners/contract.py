@@ -47,6 +47,7 @@ OVERRIDE_FIELDS = (
     "INTERVAL_MAX",
     "HISTORY_START",
     "HISTORY_DAYS",
+    "BLACKOUTS",
 )
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -383,6 +384,21 @@ def _override_int(value: str, where: str) -> int:
     return int(value)
 
 
+def _blackouts(value: str, where: str) -> tuple[Blackout, ...]:
+    """Maintenance windows as ``HH:MM-HH:MM Area/City``, comma-separated; an empty value: none (a
+    partner's sandbox, or a test that must not depend on the hour it runs at)."""
+    windows = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        match = re.fullmatch(r"(\S+)-(\S+)\s+(\S+)", part)
+        if match is None:
+            raise ManifestError(f"{where}: {part!r} is not a window (HH:MM-HH:MM Area/City)")
+        start, end, zone = match.groups()
+        windows.append(Blackout(_clock_time(start, where), _clock_time(end, where), _zone(zone, where)))
+    return tuple(windows)
+
+
 def apply_overrides(partner: Partner, environ: Mapping[str, str]) -> Partner:
     """``partner`` with every ``INLET_PARTNER_<SLUG>_<FIELD>`` of ``environ`` applied. An empty value
     unsets an optional field (``REVOKE_URL``, ``CLIENT_ID``, ``CLIENT_SECRET``)."""
@@ -414,6 +430,8 @@ def apply_overrides(partner: Partner, environ: Mapping[str, str]) -> Partner:
             policy["history_start"] = _date(value.strip(), key)
         elif name == "HISTORY_DAYS":
             policy["history_days"] = _override_int(value, key)
+        elif name == "BLACKOUTS":
+            policy["blackouts"] = _blackouts(value, key)
     new_policy = _check_policy(replace(partner.policy, **policy), f"{prefix}INTERVAL_MIN/MAX")
     return replace(partner, oauth=replace(partner.oauth, **oauth), policy=new_policy, **top)
 
