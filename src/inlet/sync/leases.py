@@ -138,9 +138,22 @@ def _claim_statement(by_provider: bool) -> Any:
     )
 
 
-def held(lease: Lease) -> Any:
-    t = sync_tasks.c
-    return and_(t.id == lease.task_id, t.lease_owner == lease.owner, t.lease_generation == lease.generation)
+# The fence of every write a lease holder makes: the task's row only while its lease is still the
+# holder's (owner and generation), as parameters (:func:`fence_parameters`), so each statement using
+# it is built and compiled once.
+HELD = and_(
+    sync_tasks.c.id == bindparam("fence_task"),
+    sync_tasks.c.lease_owner == bindparam("fence_owner"),
+    sync_tasks.c.lease_generation == bindparam("fence_generation"),
+)
+
+
+def fence_parameters(lease: Lease) -> dict[str, Any]:
+    """The values of :data:`HELD` for ``lease``."""
+    return {"fence_task": lease.task_id, "fence_owner": lease.owner, "fence_generation": lease.generation}
+
+
+_RENEW = update(sync_tasks).where(HELD).values(lease_expires_time=bindparam("expires", type_=BigInteger))
 
 
 def renew(conn: Connection, lease: Lease, *, lease_seconds: float, now: int | None = None) -> Lease | None:
@@ -149,7 +162,7 @@ def renew(conn: Connection, lease: Lease, *, lease_seconds: float, now: int | No
     expired but was not yet reclaimed is still ours and is renewed."""
     now = db_now(conn) if now is None else now
     expires = now + int(lease_seconds * US)
-    result = conn.execute(update(sync_tasks).where(held(lease)).values(lease_expires_time=expires))
+    result = conn.execute(_RENEW, {**fence_parameters(lease), "expires": expires})
     if result.rowcount != 1:
         return None
     return replace(lease, expires_time=expires)
@@ -173,13 +186,7 @@ def complete(
     if outcome not in ("success", "failure", "skipped"):
         raise ValueError(f"unknown outcome {outcome!r}")
     now = db_now(conn) if now is None else now
-    parameters: dict[str, Any] = {
-        "task": lease.task_id,
-        "owner": lease.owner,
-        "generation": lease.generation,
-        "next_run": next_run_time,
-        "now": now,
-    }
+    parameters: dict[str, Any] = {**fence_parameters(lease), "next_run": next_run_time, "now": now}
     if effective_interval is not None:
         parameters["interval"] = effective_interval
     if outcome == "failure":
@@ -207,12 +214,7 @@ def _complete_statement(outcome: str, interval: bool) -> Any:
         values.update(
             failure_count=t.failure_count + 1, last_error=bindparam("error", type_=t.last_error.type)
         )
-    fenced = and_(
-        t.id == bindparam("task"),
-        t.lease_owner == bindparam("owner"),
-        t.lease_generation == bindparam("generation"),
-    )
-    return update(sync_tasks).where(fenced).values(**values)
+    return update(sync_tasks).where(HELD).values(**values)
 
 
 def count_tasks(conn: Connection, provider_name: str) -> int:

@@ -99,7 +99,7 @@ from inlet.sync.caller import (
     RunAuth,
     storable,
 )
-from inlet.sync.leases import DbClock, Lease, db_now
+from inlet.sync.leases import HELD, DbClock, Lease, db_now, fence_parameters
 from inlet.sync.policy import backoff_delay
 from inlet.sync.tokens import TokenKeeper
 from inlet.sync.worker import DATABASE_DOWN, INTERNAL_BACKOFF_CAP, RunResult, TaskRun, WritesRefused, where
@@ -240,8 +240,8 @@ class SyncRunner:
             """The run's time: the worker's (database) clock at the claim, plus the time spent since."""
             return base + int((time.monotonic() - started) * US)
 
-        prepared = run.prepared  # read with the claim (:meth:`prepare`), else read now
-        source = self._load_source(lease) if prepared is None else (None if prepared is MISSING else prepared)
+        found = run.prepared if run.prepared is not None else self._load_source(lease)  # read with the claim
+        source: SourceView | None = None if found is MISSING else found
         if source is None or source.state != CONNECTED or source.session_id is None:
             state = "missing" if source is None else source.state
             metrics.RUNS.labels(partner.slug, "parked").inc()
@@ -760,18 +760,18 @@ class SyncRunner:
         sources = {row.id: _source_view(row) for row in rows}
         return {lease.task_id: sources.get(lease.data_source_id, MISSING) for lease in leases}
 
-    def _load_source(self, lease: Lease) -> SourceView | None:
-        """The data source with its session's encrypted token and its data set, in one query."""
+    def _load_source(self, lease: Lease) -> Any:
+        """:meth:`prepare` for one task, when the worker did not prepare it: its :class:`SourceView`
+        or :data:`MISSING`."""
         with self.engine.connect() as conn:
-            row = conn.execute(_LOAD_SOURCE, {"source_id": lease.data_source_id}).first()
-        return None if row is None else _source_view(row)
+            return self.prepare(conn, [lease])[lease.task_id]
 
 
 MISSING = object()  # a claimed task whose data source is gone (:meth:`SyncRunner.prepare`)
 
 
 def _source_view(row: Any) -> SourceView:
-    """A row of :func:`_load_source_query` as the run sees its source."""
+    """A row of :func:`_load_sources_query` as the run sees its source."""
     m = row._mapping
     data_set = None
     if m["set_id"] is not None:  # a set its owner deleted is not used: the first batch starts one
@@ -787,7 +787,7 @@ def _source_view(row: Any) -> SourceView:
     )
 
 
-def _load_source_query(many: bool = False) -> Any:
+def _load_sources_query() -> Any:
     s, p, ds = data_sources.c, provider_sessions.c, data_sets.c
     set_columns = [c.label(f"set_{c.name}") for c in data_sets.c]
     return (
@@ -797,13 +797,12 @@ def _load_source_query(many: bool = False) -> Any:
                 data_sets, and_(ds.id == s.data_set_id, ds.deleted_time.is_(None))
             )
         )
-        .where(s.id.in_(bindparam("source_ids", expanding=True)) if many else s.id == bindparam("source_id"))
+        .where(s.id.in_(bindparam("source_ids", expanding=True)))
     )
 
 
-# Built once (every run sends it): SQLAlchemy then neither builds nor hashes it per run.
-_LOAD_SOURCE = _load_source_query()
-_LOAD_SOURCES = _load_source_query(many=True)
+# Built once (every claim sends it): SQLAlchemy then neither builds nor hashes it per claim.
+_LOAD_SOURCES = _load_sources_query()
 
 
 # What a database refuses to store: PostgreSQL's text and JSONB hold no NUL, and no text holds a lone
@@ -878,9 +877,7 @@ def _send_source_update(
     parameters = change.parameters(postgres)
     parameters["source_id"] = source_id
     if fence is not None:
-        parameters.update(
-            fence_task=fence.task_id, fence_owner=fence.owner, fence_generation=fence.generation
-        )
+        parameters.update(fence_parameters(fence))
     result = conn.execute(_source_update(postgres, fence is not None, change.shape()), parameters)
     return int(result.rowcount)
 
@@ -913,23 +910,18 @@ def _source_update(postgres: bool, fenced: bool, shape: tuple[bool, ...]) -> Any
     statement = update(data_sources).where(s.id == bindparam("source_id"))
     statement = statement.values(**(values or {"modified_time": s.modified_time}))
     if fenced:
-        held = and_(
-            t.id == bindparam("fence_task"),
-            t.lease_owner == bindparam("fence_owner"),
-            t.lease_generation == bindparam("fence_generation"),
-        )
         if postgres:
             fence = (
                 select(
                     t.data_source_id, func.set_config("synchronous_commit", "off", True).label("commit_mode")
                 )
-                .where(held)
+                .where(HELD)
                 .with_for_update()
                 .subquery("fence")
             )
             statement = statement.where(fence.c.data_source_id == s.id)
         else:
-            statement = statement.where(exists().where(held))
+            statement = statement.where(exists().where(HELD))
     if payloads:
         statement = statement.add_cte(_PAYLOADS.cte("payloads"))
     return statement
